@@ -1,0 +1,1 @@
+"""Benchmarks: each module here is one ``dyad bench NAME`` (see dyad/cli.py)."""

@@ -1,0 +1,1 @@
+"""Text to motion: text encoding, the motion model, the streaming sampler."""

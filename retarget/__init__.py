@@ -1,0 +1,1 @@
+"""Human joints to robot joints: robot registry, Pinocchio IK, filters, teleop adapters."""

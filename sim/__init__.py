@@ -1,0 +1,1 @@
+"""Simulation gate and rendering: scenes, playback, checks, reports, videos."""

@@ -1,0 +1,1 @@
+"""Data synthesis and captioning, dataset loaders, training loops, evaluation."""
