@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Dyad: text to safe dexterous two-person and two-hand robot motion.",
         epilog="Run 'dyad COMMAND --help' for a command's options.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", title="commands")
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
