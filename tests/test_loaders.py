@@ -272,6 +272,12 @@ def write_interx_raw(root, frames=121, with_joints=False):
     (root / "annots" / "action_setting.txt").write_text("Hug\nHandshake\nWave\n")
 
 
+def test_interx_optitrack_skeletons_alone_are_explained(tmp_path):
+    (tmp_path / "skeletons" / "G001T000A000R000").mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError, match="only skeletons/.*motions.zip"):
+        load_dataset("interx", tmp_path)
+
+
 def test_interx_raw_needs_the_body_model_and_says_so(tmp_path):
     write_interx_raw(tmp_path)
     assert detect_layout(tmp_path).variant == "raw"
@@ -435,7 +441,8 @@ def test_handx_errors(tmp_path):
 
 
 def test_wrong_folder_names_what_was_looked_for_and_found(tmp_path):
-    with pytest.raises(DatasetLayoutError, match="an empty folder"):
+    with pytest.raises(DatasetLayoutError, match="looked for interhuman: .* found an empty "
+                                                 "folder"):
         detect_layout(tmp_path)
     write_humanml3d(tmp_path / "hml")
     with pytest.raises(DatasetLayoutError) as err:
@@ -443,6 +450,8 @@ def test_wrong_folder_names_what_was_looked_for_and_found(tmp_path):
     message = str(err.value)
     assert str(tmp_path / "hml") in message and "motions_processed/person1" in message
     assert "new_joints/" in message and "texts/" in message
+    with pytest.raises(DatasetLayoutError, match=r"did you mean .*hml \(humanml3d\)"):
+        detect_layout(tmp_path)
     with pytest.raises(DatasetLayoutError, match="not found"):
         detect_layout(tmp_path / "missing")
     with pytest.raises(DyadInputError, match="no option up_axis"):

@@ -84,6 +84,10 @@ def detect(root: Path) -> DatasetLayout | None:
     root = Path(root)
     motions = root / "motions"
     if not motions.is_dir():
+        if (root / "skeletons").is_dir():
+            raise layout_error(root, NAME, LOOKED_FOR, "only skeletons/ (OptiTrack joints, not "
+                                                       "read: no published mapping to SMPL "
+                                                       "joints); unzip motions.zip beside it")
         return None
     joints_h5, params_h5 = _h5_splits(motions)
     raw = any((p / "P1.npz").is_file() for p in motions.iterdir() if p.is_dir())

@@ -100,7 +100,7 @@ def layout_error(root: Path, dataset: str, looked_for: Sequence[str], detail: st
     """
     detail = f"{detail}; " if detail else ""
     return error(
-        f"{root}: not a {dataset} folder in a known layout: {detail}looked for "
+        f"{root}: not in a known {dataset} layout: {detail}looked for "
         f"{' or '.join(looked_for)}; found {folder_summary(root)} (layouts: docs/datasets.md)"
     )
 

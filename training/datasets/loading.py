@@ -52,8 +52,25 @@ def detect_layout(root: str | Path, name: str | None = None) -> DatasetLayout:
     if partial:
         raise DatasetLayoutError("; ".join(str(e) for e in partial))
     looked_for = "; ".join(f"{m.NAME}: {' or '.join(m.LOOKED_FOR)}" for m in loaders)
+    hint = _subfolder_hint(root, loaders)
     raise DatasetLayoutError(f"{root}: no known dataset layout; looked for {looked_for}; found "
-                             f"{folder_summary(root)} (layouts: docs/datasets.md)")
+                             f"{folder_summary(root)}{hint} (layouts: docs/datasets.md)")
+
+
+def _subfolder_hint(root: Path, loaders: list, limit: int = 50) -> str:
+    """' -- did you mean ...' when a direct subfolder holds a dataset (a common slip: passing
+    the parent of the dataset folder)."""
+    matches = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir())[:limit]:
+        for loader in loaders:
+            try:
+                layout = loader.detect(sub)
+            except DatasetLayoutError:
+                continue
+            if layout is not None:
+                matches.append(f"{sub} ({layout.dataset})")
+                break
+    return f"; did you mean {' or '.join(matches)}?" if matches else ""
 
 
 class DatasetClips(Sequence[MotionRecord]):
