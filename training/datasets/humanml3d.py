@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 
 from dyad.errors import MotionFileError
 from dyad.motion import MotionRecord
