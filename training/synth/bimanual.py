@@ -1,0 +1,1018 @@
+"""Procedural two-hand (bimanual) interactions: one generator per ``BIMANUAL_LABELS`` entry.
+
+Every clip is ``hand21`` joints (T, 2, 21, 3) float32 for the agents ``("left", "right")`` at
+30 fps, 2 to 6 s long, in the body frame of a standing standard adult facing +X (Z up, Y left,
+floor at z = 0): the hands work in front of the chest and every wrist stays within
+:data:`REACH_M` of its shoulder (``dyad.skeletons.BODY22_REST``), so a humanoid can play it.
+
+How a clip is made: each hand follows a :class:`HandPath`, keyframes of wrist position, wrist
+orientation (four angles, see :func:`hand_rotation_from_angles`) and finger pose (hand_pose
+angles) joined by minimum-jerk segments (or an "impact" segment that arrives with speed, for
+claps and knocks); generators add rhythmic layers (waves, rubs, finger taps) to the sampled
+arrays, then :func:`_finish` turns both hands into joints, measures the contacts the design
+implies and writes the meta keys of :mod:`.types`. Clips start and end in a relaxed pose.
+
+Contact geometry is designed at hand scale 1 around a meeting point and scaled with the hand,
+so two pressed palms keep their joint planes :data:`PALM_GAP_M` apart (joints are bone centres:
+the hands' thickness stays between them) and touching fingertips keep their tip joints
+:data:`TIP_GAP_M` apart. Joints of the two hands never come closer than
+:data:`MIN_CLEARANCE_M`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dyad.motion import ContactInterval, MotionRecord
+from dyad.skeletons import BODY22_NAMES, BODY22_REST, contact_part_joints
+
+from .hand_pose import POSES, blend, counting_pose, hand_points
+from .types import interaction
+
+FPS = 30.0
+MIN_DURATION_S = 2.0
+MAX_DURATION_S = 6.0
+SIDES: tuple[str, str] = ("left", "right")
+SHOULDER_M: dict[str, np.ndarray] = {
+    "left": BODY22_REST[BODY22_NAMES.index("l_shoulder")].copy(),
+    "right": BODY22_REST[BODY22_NAMES.index("r_shoulder")].copy(),
+}
+REACH_M = 0.5
+"""Largest wrist-to-shoulder distance of any frame (the standard adult's arm is 0.53 m)."""
+HAND_SCALE_RANGE = (0.85, 1.15)
+PALM_GAP_M = 0.036
+"""Distance between the joint planes of two pressed palms at hand scale 1 (the thumb CMC sits
+1 cm palm-side of that plane, so the two CMCs stay 1.6 cm apart)."""
+TIP_GAP_M = 0.017
+"""Distance between the tip joints of two fingertips pressed pad to pad, at hand scale 1."""
+MIN_CLEARANCE_M = 0.012
+"""No joint of one hand comes closer than this to a joint of the other."""
+CONTACT_M = 0.05
+"""Parts touch when their closest joints are this close (``MotionRecord.contact_distance``)."""
+MAX_CLAP_SPEED_M_S = 1.6
+"""Largest closing speed of two palms (or fists, fingertips) at the moment they meet."""
+
+_SIGN = {"left": -1.0, "right": 1.0}
+
+
+def _with(pose: np.ndarray, **fingers) -> np.ndarray:
+    """A copy of ``pose`` with some fingers' rows replaced (thumb=..., index=..., ...)."""
+    out = np.array(pose, dtype=np.float64)
+    for name, row in fingers.items():
+        out[("thumb", "index", "middle", "ring", "pinky").index(name)] = row
+    return out
+
+
+BIMANUAL_POSES: dict[str, np.ndarray] = {
+    # Thumb-index pinch opened ~5 cm, ready to close.
+    "pinch_open": blend(_with(POSES["pinch"], thumb=(0.45, 0.1, 0.15, 0.1),
+                              index=(0.0, 0.45, 0.55, 0.35)), POSES["pinch"], 0.5),
+    # Flat hand, thumb alongside the index within the palm's thickness: palms can press.
+    "palm_press": _with(POSES["flat"], thumb=(0.3, 0.15, 0.3, 0.2)),
+}
+"""Right-hand poses (5, 4) that bimanual clips add to ``hand_pose.POSES``."""
+_PINCH_OPEN = BIMANUAL_POSES["pinch_open"]
+
+
+# --------------------------------------------------------------------------------------------
+# Orientation and placement
+# --------------------------------------------------------------------------------------------
+
+def _rx(a: np.ndarray) -> np.ndarray:
+    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
+    return np.stack([o, z, z, z, c, -s, z, s, c], axis=-1).reshape(a.shape + (3, 3))
+
+
+def _ry(a: np.ndarray) -> np.ndarray:
+    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
+    return np.stack([c, z, s, z, o, z, -s, z, c], axis=-1).reshape(a.shape + (3, 3))
+
+
+def _rz(a: np.ndarray) -> np.ndarray:
+    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
+    return np.stack([c, -s, z, s, c, z, z, z, o], axis=-1).reshape(a.shape + (3, 3))
+
+
+def hand_rotation_from_angles(angles_rad: np.ndarray, side: str) -> np.ndarray:
+    """Rotation (..., 3, 3) from the hand frame to the world for wrist angles (..., 4).
+
+    The angles are ``[yaw, pitch, supination, tilt]`` and mean the same for both hands, so a
+    left hand with the angles of a right hand is its mirror image across the body's midplane.
+    At zero the fingers point forward (+X) and the palm faces down. ``yaw`` turns the fingers
+    toward the midline, ``pitch`` raises them, ``supination`` turns the palm about the finger
+    axis toward the midline (90 deg: palms face each other, thumbs up; 180 deg: palm up), and
+    ``tilt`` leans the whole hand outward about the world X axis (a pivot at the wrist, the
+    side-to-side motion of a wave).
+
+    Args:
+        angles_rad: (..., 4) yaw, pitch, supination, tilt in radians.
+        side: ``left`` or ``right``.
+    """
+    a = np.asarray(angles_rad, dtype=np.float64)
+    sign = _SIGN[side]
+    return _rx(sign * a[..., 3]) @ _rz(sign * a[..., 0]) @ _ry(-a[..., 1]) @ _rx(sign * a[..., 2])
+
+
+def mirror(point_m: np.ndarray, side: str) -> np.ndarray:
+    """A point designed for the right hand (right of the midline, y < 0), placed for ``side``."""
+    p = np.array(point_m, dtype=np.float64)
+    if side == "left":
+        p[..., 1] *= -1.0
+    return p
+
+
+def _local_points(pose: np.ndarray, side: str) -> np.ndarray:
+    return hand_points(pose, side, 1.0)
+
+
+def wrist_for(anchor_m: np.ndarray, local_point_m: np.ndarray, angles_rad: np.ndarray,
+              side: str) -> np.ndarray:
+    """Wrist position that puts the hand-frame point ``local_point_m`` at ``anchor_m``."""
+    return np.asarray(anchor_m) - hand_rotation_from_angles(angles_rad, side) @ local_point_m
+
+
+def _deg(*values: float) -> np.ndarray:
+    return np.radians(np.array(values, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# Keyframed hand paths
+# --------------------------------------------------------------------------------------------
+
+_EASES = {"smooth": 0, "impact": 1}
+
+
+def ease_weights(u: np.ndarray, ease: np.ndarray) -> np.ndarray:
+    """Progress (0..1) along a segment at normalised time ``u``: minimum jerk for code 0, for
+    code 1 an "impact" that starts at rest and arrives with the segment's mean speed."""
+    u = np.clip(u, 0.0, 1.0)
+    smooth = u * u * u * (10.0 + u * (-15.0 + 6.0 * u))
+    impact = u * u * (2.0 - u)
+    return np.where(ease == 1, impact, smooth)
+
+
+@dataclass
+class HandFrames:
+    """Sampled state of one hand: wrist (T, 3) m, wrist angles (T, 4) rad, finger pose (T, 5, 4)."""
+
+    wrist_m: np.ndarray
+    angles_rad: np.ndarray
+    pose: np.ndarray
+
+    def joints(self, side: str, scale: float) -> np.ndarray:
+        """hand21 world positions (T, 21, 3)."""
+        local = hand_points(self.pose, side, scale)
+        rot = hand_rotation_from_angles(self.angles_rad, side)
+        return local @ np.swapaxes(rot, -1, -2) + self.wrist_m[:, None, :]
+
+
+class HandPath:
+    """Keyframes of one hand; each :meth:`move` adds a segment, values default to the last key.
+
+    Args:
+        wrist_m: (3,) start wrist position.
+        angles_rad: (4,) start wrist angles (see :func:`hand_rotation_from_angles`).
+        pose: (5, 4) start finger pose.
+    """
+
+    def __init__(self, wrist_m: np.ndarray, angles_rad: np.ndarray, pose: np.ndarray):
+        self._times = [0.0]
+        self._wrist = [np.asarray(wrist_m, dtype=np.float64)]
+        self._angles = [np.asarray(angles_rad, dtype=np.float64)]
+        self._pose = [np.asarray(pose, dtype=np.float64)]
+        self._ease: list[int] = []
+
+    @property
+    def end_s(self) -> float:
+        return self._times[-1]
+
+    @property
+    def wrist_m(self) -> np.ndarray:
+        return self._wrist[-1]
+
+    @property
+    def angles_rad(self) -> np.ndarray:
+        return self._angles[-1]
+
+    @property
+    def pose(self) -> np.ndarray:
+        return self._pose[-1]
+
+    def move(self, duration_s: float, wrist_m=None, angles_rad=None, pose=None,
+             ease: str = "smooth") -> "HandPath":
+        """Reach the given state ``duration_s`` after the last key."""
+        if duration_s <= 0.0:
+            raise ValueError(f"segment duration must be positive, got {duration_s}")
+        self._times.append(self._times[-1] + float(duration_s))
+        self._wrist.append(self.wrist_m if wrist_m is None else np.asarray(wrist_m, float))
+        self._angles.append(self.angles_rad if angles_rad is None else np.asarray(angles_rad, float))
+        self._pose.append(self.pose if pose is None else np.asarray(pose, float))
+        self._ease.append(_EASES[ease])
+        return self
+
+    def hold(self, duration_s: float) -> "HandPath":
+        """Stay still for ``duration_s`` (nothing happens for a non-positive duration)."""
+        return self.move(duration_s) if duration_s > 1e-6 else self
+
+    def hold_until(self, time_s: float) -> "HandPath":
+        return self.hold(time_s - self.end_s)
+
+    def sample(self, times_s: np.ndarray) -> HandFrames:
+        """State at ``times_s`` (T,); before the first key the first, after the last the last."""
+        t = np.asarray(times_s, dtype=np.float64)
+        keys = np.asarray(self._times)
+        wrist, angles, pose = (np.stack(v) for v in (self._wrist, self._angles, self._pose))
+        if len(keys) == 1:
+            n = len(t)
+            return HandFrames(np.repeat(wrist, n, 0), np.repeat(angles, n, 0), np.repeat(pose, n, 0))
+        seg = np.clip(np.searchsorted(keys, t, side="right") - 1, 0, len(keys) - 2)
+        u = (t - keys[seg]) / (keys[seg + 1] - keys[seg])
+        w = ease_weights(u, np.asarray(self._ease)[seg])
+        return HandFrames(
+            wrist[seg] + w[:, None] * (wrist[seg + 1] - wrist[seg]),
+            angles[seg] + w[:, None] * (angles[seg + 1] - angles[seg]),
+            pose[seg] + w[:, None, None] * (pose[seg + 1] - pose[seg]),
+        )
+
+
+def smooth_window(times_s: np.ndarray, start_s: float, end_s: float, ramp_s: float) -> np.ndarray:
+    """(T,) envelope: 0 before ``start_s``, rising (minimum jerk) to 1 over ``ramp_s``, 1 until
+    ``end_s - ramp_s``, back to 0 at ``end_s``. Multiplies rhythmic layers so they fade in."""
+    up = ease_weights((times_s - start_s) / ramp_s, np.zeros(1, dtype=int))
+    down = ease_weights((end_s - times_s) / ramp_s, np.zeros(1, dtype=int))
+    return up * down
+
+
+def bump(times_s: np.ndarray, centre_s: float, width_s: float) -> np.ndarray:
+    """(T,) smooth bump 0 -> 1 -> 0 (raised cosine) centred at ``centre_s``, ``width_s`` wide."""
+    x = np.clip((times_s - centre_s) / width_s, -0.5, 0.5)
+    return 0.5 + 0.5 * np.cos(2.0 * np.pi * x)
+
+
+# --------------------------------------------------------------------------------------------
+# One clip: shared variation, relaxed pose, timing, and the finished record
+# --------------------------------------------------------------------------------------------
+
+class _Clip:
+    """The variation one clip samples and the bookkeeping its generator fills in.
+
+    Attributes set here (generators may overwrite them): ``speed`` (tempo multiplier),
+    ``amplitude`` (motion size multiplier, 1 = typical), ``scale`` (hand size, both hands),
+    ``handedness`` (the hand that acts or leads), ``repetitions``, ``offset_s`` (lag of the
+    other hand), ``distance_m`` (between the wrists in the clip's characteristic pose).
+    """
+
+    def __init__(self, label: str, rng: np.random.Generator,
+                 speed: tuple[float, float] = (0.75, 1.35),
+                 amplitude: tuple[float, float] = (0.7, 1.3)):
+        self.label = label
+        self.rng = rng
+        self.speed = float(rng.uniform(*speed))
+        self.amplitude = float(rng.uniform(*amplitude))
+        self.scale = float(rng.uniform(*HAND_SCALE_RANGE))
+        self.handedness = "right" if rng.random() < 0.5 else "left"
+        self.repetitions = 1
+        self.offset_s = 0.0
+        self.distance_m = 0.0
+        self.extra: dict = {}
+        self._phases: list[tuple[str, float, float]] = []
+        self._contacts: list[tuple[str, str, float, float]] = []
+        self._time_scale = 1.0
+
+    @property
+    def other(self) -> str:
+        return "left" if self.handedness == "right" else "right"
+
+    def u(self, low: float, high: float) -> float:
+        return float(self.rng.uniform(low, high))
+
+    def dur(self, low_s: float, high_s: float) -> float:
+        """A duration drawn from [low_s, high_s] at normal tempo, divided by the speed."""
+        return self.u(low_s, high_s) / self.speed
+
+    def phase(self, name: str, start_s: float, end_s: float) -> None:
+        self._phases.append((name, float(start_s), float(end_s)))
+
+    def contact(self, part_left: str, part_right: str, start_s: float, end_s: float) -> None:
+        """A designed contact of the left hand's ``part_left`` with the right's ``part_right``;
+        :meth:`finish` trims it to the frames where the parts are measured to touch."""
+        self._contacts.append((part_left, part_right, float(start_s), float(end_s)))
+
+    def rest(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A relaxed hand in front of the hip-chest line: wrist, angles, pose (for ``side``)."""
+        wrist = mirror([self.u(0.22, 0.29), -self.u(0.15, 0.20), self.u(1.07, 1.14)], side)
+        angles = np.array([self.u(0.1, 0.35), self.u(-0.3, -0.05), self.u(0.35, 0.8), 0.0])
+        pose = blend(POSES["relaxed"], POSES["fist"], self.u(0.0, 0.2))
+        return wrist, angles, pose
+
+    def rest_paths(self) -> dict[str, HandPath]:
+        """Both hands' paths starting from their relaxed pose."""
+        return {side: HandPath(*self.rest(side)) for side in SIDES}
+
+    def times(self, end_s: float) -> np.ndarray:
+        """Frame times (s, design time) covering ``[0, end_s]`` within the 2-6 s clip length;
+        a longer design is played faster (the speed written to meta says so)."""
+        n = int(np.ceil(end_s * FPS - 1e-6)) + 1
+        n_min, n_max = int(MIN_DURATION_S * FPS), int(MAX_DURATION_S * FPS)
+        if n > n_max:
+            self._time_scale = end_s / ((n_max - 1) / FPS)
+            return np.linspace(0.0, end_s, n_max)
+        return np.arange(max(n, n_min)) / FPS
+
+    def finish(self, times_s: np.ndarray, frames: dict[str, HandFrames]) -> MotionRecord:
+        """Joints of both hands, measured contacts and the meta keys of :mod:`.types`."""
+        joints = np.stack([frames[s].joints(s, self.scale) for s in SIDES], axis=1)
+        joints += self._body_sway(times_s)[:, None, None, :]
+        _keep_within_reach(joints)
+        frame_of = lambda t_s: int(np.clip(np.searchsorted(times_s, t_s - 1e-6), 0,  # noqa: E731
+                                           len(times_s)))
+        contacts = [_measured_contact(joints, pl, pr, frame_of(s), frame_of(e))
+                    for pl, pr, s, e in self._contacts]
+        phases = sorted(self._phases, key=lambda p: p[1])
+        meta = {
+            "label": self.label, "mode": "bimanual",
+            "speed": round(self.speed * self._time_scale, 4),
+            "amplitude": round(self.amplitude, 4),
+            "repetitions": int(self.repetitions),
+            "offset_s": round(self.offset_s / self._time_scale, 4),
+            "distance_m": round(self.distance_m, 4),
+            "handedness": self.handedness, "lead": self.handedness,
+            "body_scale": [1.0, 1.0], "hand_scale": [round(self.scale, 4)] * 2,
+            "phases": [{"name": n, "start": frame_of(s), "end": max(frame_of(e), frame_of(s) + 1)}
+                       for n, s, e in phases],
+            **self.extra,
+        }
+        return MotionRecord(joints=joints.astype(np.float32), fps=FPS, skeleton="hand21",
+                            agents=SIDES, label=self.label, contacts=contacts, meta=meta)
+
+    def _body_sway(self, times_s: np.ndarray) -> np.ndarray:
+        """(T, 3) the slow sway of a standing body, shared by both hands (keeps contacts)."""
+        rng = self.rng
+        freq = rng.uniform(0.15, 0.35, 3)
+        phase = rng.uniform(0, 2 * np.pi, 3)
+        amp = rng.uniform(0.0005, 0.003, 3)
+        wave = np.sin(2 * np.pi * freq * times_s[:, None] + phase) - np.sin(phase)
+        return amp * wave
+
+
+def _keep_within_reach(joints: np.ndarray, limit_m: float = REACH_M - 0.005) -> None:
+    """Shift the whole clip (both hands together, so contacts survive) toward the shoulders
+    until every wrist is within ``limit_m`` of its shoulder. A guard: designs stay inside."""
+    shoulders = np.stack([SHOULDER_M[s] for s in SIDES])
+    for _ in range(4):
+        offset = joints[:, :, 0, :] - shoulders
+        dist = np.linalg.norm(offset, axis=-1)
+        t, h = np.unravel_index(np.argmax(dist), dist.shape)
+        excess = dist[t, h] - limit_m
+        if excess <= 0.0:
+            return
+        joints -= (excess + 1e-4) * offset[t, h] / dist[t, h]
+
+
+def _measured_contact(joints: np.ndarray, part_left: str, part_right: str, start: int,
+                      end: int) -> ContactInterval:
+    """The designed contact ``[start, end)`` grown or trimmed to the run of frames around its
+    closest approach where the parts are within 1.2 cm of that closest distance."""
+    a = joints[:, 0][:, contact_part_joints("hand21", part_left)]
+    b = joints[:, 1][:, contact_part_joints("hand21", part_right)]
+    d = np.linalg.norm(a[:, :, None, :] - b[:, None, :, :], axis=-1).reshape(len(joints), -1)
+    d = d.min(axis=1)
+    end = max(end, start + 1)
+    start, end = min(start, len(d) - 1), min(end, len(d))
+    best = start + int(np.argmin(d[start:end]))
+    limit = min(CONTACT_M - 0.006, d[best] + 0.012)
+    near = d <= limit
+    lo, hi = best, best + 1
+    while lo > 0 and near[lo - 1]:
+        lo -= 1
+    while hi < len(d) and near[hi]:
+        hi += 1
+    return ContactInterval("left", part_left, "right", part_right, int(lo), int(hi))
+
+
+# --------------------------------------------------------------------------------------------
+# One hand shows a sign while the other rests
+# --------------------------------------------------------------------------------------------
+
+def _reachable(wrist_m: np.ndarray, side: str, margin_m: float = 0.03) -> np.ndarray:
+    """``wrist_m`` pulled toward the shoulder until it is ``margin_m`` inside the reach."""
+    offset = np.asarray(wrist_m) - SHOULDER_M[side]
+    dist = float(np.linalg.norm(offset))
+    limit = REACH_M - margin_m
+    return wrist_m if dist <= limit else SHOULDER_M[side] + offset * (limit / dist)
+
+
+def _sign_wrist(c: _Clip, side: str, low: bool = False) -> np.ndarray:
+    """Where a hand shows a sign: raised in front of its shoulder (``low``: at chest height)."""
+    z = c.u(1.14, 1.28) if low else c.u(1.25, 1.42)
+    return _reachable(mirror([c.u(0.26, 0.38), -c.u(0.1, 0.27), z], side), side)
+
+
+def _one_hand(c: _Clip, wrist_m: np.ndarray, angles_rad: np.ndarray, pose: np.ndarray,
+              perform, name: str) -> MotionRecord:
+    """The acting hand rises into the sign, ``perform(path, t0)`` appends its keys (returns
+    nothing), the hand goes back to rest; the other hand rests. Returns the finished clip with
+    the layers that ``perform`` registered through ``c.extra['_layers']`` applied."""
+    side = c.handedness
+    paths = c.rest_paths()
+    act = paths[side]
+    rest_state = (act.wrist_m, act.angles_rad, act.pose)
+    act.hold(c.dur(0.05, 0.4))
+    t_raise = act.end_s
+    # Fingers form the sign while the hand travels: half way first, fully on arrival.
+    raise_s = c.dur(0.65, 1.0)
+    mid_wrist = 0.5 * (act.wrist_m + wrist_m) + np.array([0.0, 0.0, 0.03])
+    act.move(0.5 * raise_s, mid_wrist, 0.5 * (act.angles_rad + angles_rad),
+             blend(act.pose, pose, 0.45))
+    act.move(0.5 * raise_s, wrist_m, angles_rad, pose)
+    c.phase("raise", t_raise, act.end_s)
+    t0 = act.end_s
+    layers = perform(act, t0) or []
+    c.phase(name, t0, act.end_s)
+    t_lower = act.end_s
+    act.move(c.dur(0.65, 1.0), *rest_state)
+    c.phase("lower", t_lower, act.end_s)
+    act.hold(c.dur(0.05, 0.35))
+    paths[c.other].hold_until(act.end_s)
+    c.offset_s = 0.0
+    c.distance_m = float(np.linalg.norm(wrist_m - paths[c.other].wrist_m))
+    times = c.times(act.end_s)
+    frames = {s: paths[s].sample(times) for s in SIDES}
+    for layer in layers:
+        layer(times, frames[side])
+    return c.finish(times, frames)
+
+
+def _sign_hold(c: _Clip, low_s: float = 0.8, high_s: float = 1.8):
+    """``perform`` that just holds the sign (with a tiny settling drift)."""
+    def perform(path: HandPath, t0: float):
+        path.move(c.dur(low_s, high_s), path.wrist_m + c.rng.normal(0, 0.006, 3))
+    return perform
+
+
+def _palm_forward_angles(c: _Clip) -> np.ndarray:
+    """Hand up, palm toward the person in front, fingers up and slightly in."""
+    return np.array([c.u(-0.15, 0.3), c.u(1.05, 1.45), c.u(-0.25, 0.3), c.u(-0.15, 0.2)])
+
+
+@interaction("bimanual", "ok_sign", has_contact=False)
+def ok_sign(rng: np.random.Generator) -> MotionRecord:
+    """One hand makes the OK sign (thumb and index in a ring, other fingers up), palm forward."""
+    c = _Clip("ok_sign", rng)
+    return _one_hand(c, _sign_wrist(c, c.handedness), _palm_forward_angles(c), POSES["ok"],
+                     _sign_hold(c), "hold")
+
+
+@interaction("bimanual", "peace_sign", has_contact=False)
+def peace_sign(rng: np.random.Generator) -> MotionRecord:
+    """One hand shows the V (peace) sign, index and middle up, palm forward."""
+    c = _Clip("peace_sign", rng)
+    return _one_hand(c, _sign_wrist(c, c.handedness), _palm_forward_angles(c), POSES["peace"],
+                     _sign_hold(c), "hold")
+
+
+@interaction("bimanual", "rock_sign", has_contact=False)
+def rock_sign(rng: np.random.Generator) -> MotionRecord:
+    """One hand shows the rock sign (index and pinky up), palm forward, maybe pumped."""
+    c = _Clip("rock_sign", rng)
+    c.repetitions = int(rng.integers(1, 4))
+    pump_m = 0.03 * c.amplitude
+
+    def perform(path: HandPath, t0: float):
+        up = path.wrist_m
+        for _ in range(c.repetitions - 1):
+            path.move(c.dur(0.15, 0.25), up + [0.01, 0.0, pump_m])
+            path.move(c.dur(0.15, 0.25), up)
+        path.hold(c.dur(0.5, 1.2))
+    return _one_hand(c, _sign_wrist(c, c.handedness), _palm_forward_angles(c), POSES["rock"],
+                     perform, "hold")
+
+
+@interaction("bimanual", "thumbs_up", has_contact=False)
+def thumbs_up(rng: np.random.Generator) -> MotionRecord:
+    """One hand gives a thumbs up: fist, thumb pointing up, knuckles forward-in."""
+    c = _Clip("thumbs_up", rng)
+    angles = np.array([c.u(0.0, 0.6), c.u(-0.1, 0.35), c.u(1.3, 1.7), 0.0])
+    c.repetitions = int(rng.integers(1, 3))
+    pump_m = 0.025 * c.amplitude
+
+    def perform(path: HandPath, t0: float):
+        base = path.wrist_m
+        for _ in range(c.repetitions - 1):
+            path.move(c.dur(0.15, 0.25), base + [0.015, 0.0, pump_m])
+            path.move(c.dur(0.15, 0.25), base)
+        path.hold(c.dur(0.6, 1.5))
+    return _one_hand(c, _sign_wrist(c, c.handedness, low=True), angles, POSES["thumbs_up"],
+                     perform, "hold")
+
+
+@interaction("bimanual", "shaka", has_contact=False)
+def shaka(rng: np.random.Generator) -> MotionRecord:
+    """One hand shows the shaka (thumb and pinky out, knuckles forward) and rocks it."""
+    c = _Clip("shaka", rng)
+    angles = np.array([c.u(1.0, 1.5), c.u(-0.1, 0.3), c.u(1.3, 1.7), 0.0])
+    c.repetitions = int(rng.integers(2, 5))
+    swing = c.u(0.2, 0.4) * c.amplitude
+    period = c.dur(0.3, 0.5)
+    hold = c.repetitions * period
+
+    def perform(path: HandPath, t0: float):
+        path.hold(hold + c.dur(0.2, 0.6))
+
+        def rock(times: np.ndarray, hand: HandFrames):
+            env = smooth_window(times, t0, t0 + hold, 0.15)
+            hand.angles_rad[:, 2] += env * swing * np.sin(2 * np.pi * (times - t0) / period)
+        return [rock]
+    return _one_hand(c, _sign_wrist(c, c.handedness, low=True), angles, POSES["shaka"],
+                     perform, "shake")
+
+
+@interaction("bimanual", "wave", has_contact=False)
+def wave(rng: np.random.Generator) -> MotionRecord:
+    """One hand waves: raised, palm forward, swinging side to side from the wrist and elbow."""
+    c = _Clip("wave", rng)
+    c.repetitions = int(rng.integers(2, 6))
+    period = c.dur(0.35, 0.6)
+    swing = c.u(0.3, 0.5) * c.amplitude
+    sway_m = 0.025 * c.amplitude
+    hold = c.repetitions * period
+    pose = blend(POSES["flat"], POSES["spread"], c.u(0.0, 0.8))
+    wrist = _sign_wrist(c, c.handedness) + [0.0, 0.0, c.u(0.0, 0.08)]
+    wrist = _reachable(wrist, c.handedness, 0.03 + sway_m)
+    angles = np.array([c.u(-0.2, 0.2), c.u(1.15, 1.45), c.u(-0.2, 0.2), 0.0])
+    sign = _SIGN[c.handedness]
+
+    def perform(path: HandPath, t0: float):
+        path.hold(hold + c.dur(0.1, 0.4))
+
+        def swing_layer(times: np.ndarray, hand: HandFrames):
+            env = smooth_window(times, t0, t0 + hold, 0.2)
+            osc = env * np.sin(2 * np.pi * (times - t0) / period)
+            hand.angles_rad[:, 3] += swing * osc
+            hand.wrist_m[:, 1] -= sign * sway_m * osc  # the forearm swings with the hand
+        return [swing_layer]
+    return _one_hand(c, wrist, angles, pose, perform, "wave")
+
+
+@interaction("bimanual", "point", has_contact=False)
+def point(rng: np.random.Generator) -> MotionRecord:
+    """One hand points with the index finger (forward, up, across or outward), maybe jabbing."""
+    c = _Clip("point", rng)
+    yaw, pitch = c.u(-0.6, 0.7), c.u(-0.15, 0.45)
+    c.extra["direction"] = ("up" if pitch > 0.3 else "across" if yaw > 0.35
+                            else "outward" if yaw < -0.3 else "forward")
+    angles = np.array([yaw, pitch, c.u(0.2, 0.9), 0.0])
+    wrist = _reachable(mirror([c.u(0.34, 0.44), -c.u(0.06, 0.22), c.u(1.2, 1.36)],
+                              c.handedness), c.handedness)
+    c.repetitions = int(rng.integers(1, 4))
+    fingers = hand_rotation_from_angles(angles, c.handedness)[:, 0]
+    jab_m = 0.035 * c.amplitude
+
+    def perform(path: HandPath, t0: float):
+        base = path.wrist_m
+        for _ in range(c.repetitions - 1):
+            path.move(c.dur(0.12, 0.2), base + jab_m * fingers)
+            path.move(c.dur(0.15, 0.25), base)
+        path.hold(c.dur(0.6, 1.4))
+    return _one_hand(c, wrist - 0.5 * jab_m * fingers, angles, POSES["point"], perform, "point")
+
+
+@interaction("bimanual", "pinch", has_contact=False)
+def pinch(rng: np.random.Generator) -> MotionRecord:
+    """One hand pinches thumb and index together, once or a few times."""
+    c = _Clip("pinch", rng)
+    angles = np.array([c.u(0.0, 0.5), c.u(0.2, 0.8), c.u(0.5, 1.4), 0.0])
+    c.repetitions = int(rng.integers(1, 5))
+    opened = _PINCH_OPEN
+
+    def perform(path: HandPath, t0: float):
+        for i in range(c.repetitions):
+            path.move(c.dur(0.15, 0.3), pose=POSES["pinch"])
+            path.hold(c.dur(0.08, 0.3))
+            if i < c.repetitions - 1:
+                path.move(c.dur(0.15, 0.3), pose=opened)
+        path.hold(c.dur(0.3, 0.8))
+    return _one_hand(c, _sign_wrist(c, c.handedness, low=True), angles, opened, perform, "pinch")
+
+
+@interaction("bimanual", "count_on_fingers", has_contact=False)
+def count_on_fingers(rng: np.random.Generator) -> MotionRecord:
+    """One hand counts from one up to N (1-5) by raising fingers, index first, thumb last."""
+    c = _Clip("count_on_fingers", rng)
+    c.repetitions = int(rng.integers(1, 6))
+    c.extra["count"] = c.repetitions
+    angles = _palm_forward_angles(c)
+
+    def perform(path: HandPath, t0: float):
+        path.hold(c.dur(0.1, 0.3))
+        for k in range(1, c.repetitions + 1):
+            path.move(c.dur(0.2, 0.3), pose=counting_pose(k))
+            path.hold(c.dur(0.2, 0.45))
+        path.hold(c.dur(0.2, 0.6))
+    return _one_hand(c, _sign_wrist(c, c.handedness), angles, counting_pose(0), perform, "count")
+
+
+# --------------------------------------------------------------------------------------------
+# Both hands move alike, apart (fists, spreading, opening and closing, wrists, piano)
+# --------------------------------------------------------------------------------------------
+
+def medial_extent_m(poses: list[np.ndarray], angles_rad: list[np.ndarray], scale: float) -> float:
+    """How far (m) a right hand reaches toward the midline from its wrist, over every pair of
+    the given poses and wrist angles: mirrored hands need twice this plus a gap between wrists."""
+    pts = hand_points(np.stack(poses), "right", scale)
+    rot = hand_rotation_from_angles(np.stack(angles_rad), "right")
+    world_y = np.einsum("aj,pkj->apk", rot[:, 1, :], pts)
+    return float(max(world_y.max(), 0.0))
+
+
+def _both_hands(c: _Clip, gap_m: float, angles_rad: np.ndarray, pose: np.ndarray,
+                perform, name: str, height_m: tuple[float, float] = (1.14, 1.3),
+                extent_poses: list[np.ndarray] = (), extent_angles: list[np.ndarray] = ()
+                ) -> MotionRecord:
+    """Both hands rise to mirrored places, the other hand ``c.offset_s`` behind the leading
+    one; ``perform(paths, t0)`` appends the keys of the gesture (and may return layers
+    ``f(times, frames_by_side)``); both return to rest. The wrists are placed so that the
+    hands, in any of ``pose`` + ``extent_poses`` and ``angles_rad`` + ``extent_angles``, keep
+    at least ``gap_m`` between them."""
+    extent = medial_extent_m([pose, *extent_poses], [angles_rad, *extent_angles], c.scale)
+    separation_m = 2.0 * extent + gap_m
+    paths = c.rest_paths()
+    lead, lag = paths[c.handedness], paths[c.other]
+    centre = np.array([c.u(0.27, 0.36), c.u(-0.03, 0.03), c.u(*height_m)])
+    rest_states = {s: (p.wrist_m, p.angles_rad, p.pose) for s, p in paths.items()}
+    lead.hold(c.dur(0.05, 0.3))
+    lag.hold_until(lead.end_s + c.offset_s)
+    t_raise = lead.end_s
+    raise_s = c.dur(0.65, 1.0)
+    settle_s = c.dur(0.15, 0.3)
+    for side, path in paths.items():
+        wrist = _reachable(centre + mirror([0.0, -0.5 * separation_m, 0.0], side), side)
+        path.move(raise_s, wrist, angles_rad, blend(path.pose, pose, 0.7))
+        path.move(settle_s, pose=pose)
+    c.phase("raise", t_raise, lead.end_s)
+    c.distance_m = float(np.linalg.norm(lead.wrist_m - lag.wrist_m))
+    t0 = max(lead.end_s, lag.end_s)
+    for path in paths.values():
+        path.hold_until(t0)
+    layers = perform(paths, t0) or []
+    t1 = max(p.end_s for p in paths.values())
+    c.phase(name, t0, t1)
+    for path in paths.values():
+        path.hold_until(t1)
+    lower_s = c.dur(0.65, 1.0)
+    lead.move(lower_s, *rest_states[c.handedness])
+    lag.hold(c.offset_s).move(lower_s, *rest_states[c.other])
+    c.phase("lower", t1, lead.end_s)
+    end = max(lead.end_s, lag.end_s) + c.dur(0.05, 0.3)
+    times = c.times(end)
+    frames = {s: paths[s].sample(times) for s in SIDES}
+    for layer in layers:
+        layer(times, frames)
+    return c.finish(times, frames)
+
+
+def _keys_with_lag(c: _Clip, paths: dict[str, HandPath], keys: list[tuple[float, dict]]) -> None:
+    """Append the same keys ``(duration, move kwargs)`` to both hands, the other hand
+    ``c.offset_s`` later."""
+    t0 = paths[c.handedness].end_s
+    for side, path in paths.items():
+        path.hold_until(t0 + (c.offset_s if side == c.other else 0.0))
+        for duration, kwargs in keys:
+            path.move(duration, **kwargs)
+
+
+def _palms_out_or_down(c: _Clip) -> np.ndarray:
+    if c.rng.random() < 0.5:
+        c.extra["palms"] = "forward"
+        return np.array([c.u(-0.1, 0.2), c.u(1.1, 1.45), c.u(-0.2, 0.2), 0.0])
+    c.extra["palms"] = "down"
+    return np.array([c.u(0.0, 0.35), c.u(-0.1, 0.3), c.u(-0.1, 0.4), 0.0])
+
+
+@interaction("bimanual", "make_fists", has_contact=False)
+def make_fists(rng: np.random.Generator) -> MotionRecord:
+    """Both hands open, then close into fists (once or twice) and squeeze."""
+    c = _Clip("make_fists", rng)
+    c.repetitions = int(rng.integers(1, 3))
+    c.offset_s = c.u(0.0, 0.25)
+    angles = np.array([c.u(0.0, 0.35), c.u(-0.1, 0.3), c.u(0.0, 1.5), 0.0])
+    opened = blend(POSES["flat"], POSES["spread"], c.u(0.0, 1.0))
+
+    def perform(paths, t0):
+        keys = []
+        for i in range(c.repetitions):
+            if i:
+                keys.append((c.dur(0.2, 0.35), dict(pose=opened)))
+            keys += [(c.dur(0.2, 0.35), dict(pose=POSES["fist"])), (c.dur(0.4, 1.0), {})]
+        _keys_with_lag(c, paths, keys)
+    return _both_hands(c, c.u(0.06, 0.25), angles, opened, perform, "close",
+                       extent_poses=[POSES["fist"]])
+
+
+@interaction("bimanual", "spread_fingers", has_contact=False)
+def spread_fingers(rng: np.random.Generator) -> MotionRecord:
+    """Both hands spread their fingers wide, hold, and relax (once to three times)."""
+    c = _Clip("spread_fingers", rng)
+    c.repetitions = int(rng.integers(1, 4))
+    c.offset_s = c.u(0.0, 0.2)
+    angles = _palms_out_or_down(c)
+    relaxed = blend(POSES["relaxed"], POSES["flat"], 0.5)
+
+    def perform(paths, t0):
+        keys = []
+        for i in range(c.repetitions):
+            keys += [(c.dur(0.2, 0.35), dict(pose=POSES["spread"])), (c.dur(0.3, 0.8), {})]
+            if i < c.repetitions - 1:
+                keys += [(c.dur(0.2, 0.35), dict(pose=relaxed)), (c.dur(0.05, 0.2), {})]
+        _keys_with_lag(c, paths, keys)
+    return _both_hands(c, c.u(0.06, 0.25), angles, relaxed, perform, "spread",
+                       extent_poses=[POSES["spread"]])
+
+
+@interaction("bimanual", "open_close_hands", has_contact=False)
+def open_close_hands(rng: np.random.Generator) -> MotionRecord:
+    """Both hands open wide and close to fists rhythmically, together or alternating."""
+    c = _Clip("open_close_hands", rng)
+    c.repetitions = int(rng.integers(2, 6))
+    angles = _palms_out_or_down(c)
+    half = c.dur(0.22, 0.4)
+    alternate = rng.random() < 0.35
+    c.offset_s = half if alternate else c.u(0.0, 0.08)
+    c.extra["alternating"] = bool(alternate)
+
+    def perform(paths, t0):
+        keys = []
+        for _ in range(c.repetitions):
+            keys += [(half, dict(pose=POSES["spread"])), (half, dict(pose=POSES["fist"]))]
+        _keys_with_lag(c, paths, keys)
+    return _both_hands(c, c.u(0.06, 0.25), angles, POSES["fist"], perform, "open_close",
+                       extent_poses=[POSES["spread"]])
+
+
+@interaction("bimanual", "rotate_wrists", has_contact=False)
+def rotate_wrists(rng: np.random.Generator) -> MotionRecord:
+    """Both forearms turn the palms from down to up and back, or the wrists circle."""
+    c = _Clip("rotate_wrists", rng)
+    c.repetitions = int(rng.integers(1, 5))
+    c.offset_s = c.u(0.0, 0.15)
+    pose = [POSES["relaxed"], POSES["fist"], POSES["flat"]][int(rng.integers(3))]
+    base = np.array([c.u(0.0, 0.3), c.u(-0.05, 0.25), c.u(-0.15, 0.1), 0.0])
+    period = c.dur(0.7, 1.2)
+    circles = rng.random() < 0.4
+    c.extra["style"] = "circles" if circles else "turn_palms"
+    turn = c.u(2.3, 2.8) * min(c.amplitude, 1.1)
+    cone = c.u(0.25, 0.4) * c.amplitude
+    span = c.repetitions * period
+
+    def perform(paths, t0):
+        for side, path in paths.items():
+            path.hold(span + c.offset_s + 0.05)
+
+        def layer(times, frames):
+            for side in SIDES:
+                ts = t0 + (c.offset_s if side == c.other else 0.0)
+                ph = 2 * np.pi * (times - ts) / period
+                env = smooth_window(times, ts, ts + span, min(0.3, 0.25 * span))
+                a = frames[side].angles_rad
+                if circles:
+                    a[:, 0] += env * cone * np.sin(ph)
+                    a[:, 1] += env * cone * (np.cos(ph) - 1.0) * 0.8
+                else:
+                    a[:, 2] += env * turn * 0.5 * (1.0 - np.cos(ph))
+        return [layer]
+    swept = [base + [cone * np.sin(a), cone * 0.8 * (np.cos(a) - 1), turn * 0.5 * (1 - np.cos(a)), 0]
+             for a in np.linspace(0, 2 * np.pi, 9)]
+    return _both_hands(c, c.u(0.06, 0.2), base, pose, perform, "rotate", extent_angles=swept)
+
+
+_PIANO = np.array([(0.25, 0.2, 0.15, 0.15), (0.0, 0.35, 0.55, 0.3), (0.0, 0.35, 0.55, 0.3),
+                   (0.0, 0.35, 0.55, 0.3), (0.0, 0.35, 0.55, 0.3)])
+
+
+@interaction("bimanual", "piano_fingers", has_contact=False)
+def piano_fingers(rng: np.random.Generator) -> MotionRecord:
+    """Both hands palm down drum their fingers in runs, like playing a piano."""
+    c = _Clip("piano_fingers", rng)
+    c.repetitions = int(rng.integers(2, 6))
+    c.offset_s = c.u(0.0, 0.2)
+    angles = np.array([c.u(0.05, 0.35), c.u(-0.35, -0.1), c.u(-0.1, 0.15), 0.0])
+    step = c.dur(0.07, 0.12)
+    tap = c.dur(0.16, 0.24)
+    run = 4 * step + tap + c.dur(0.05, 0.2)
+    order = [1, 2, 3, 4] if rng.random() < 0.5 else [4, 3, 2, 1]
+    depth = c.u(0.45, 0.75) * min(c.amplitude, 1.15)
+    c.extra["order"] = "index_to_pinky" if order[0] == 1 else "pinky_to_index"
+    span = c.repetitions * run
+
+    def perform(paths, t0):
+        for path in paths.values():
+            path.hold(span + c.offset_s + 0.1)
+
+        def layer(times, frames):
+            for side in SIDES:
+                ts = t0 + (c.offset_s if side == c.other else 0.0)
+                pose = frames[side].pose
+                for r in range(c.repetitions):
+                    for k, f in enumerate(order):
+                        b = bump(times, ts + r * run + k * step + 0.5 * tap, tap)
+                        pose[:, f, 1] += depth * b
+                        pose[:, f, 2] += 0.3 * depth * b
+        return [layer]
+    return _both_hands(c, c.u(0.08, 0.22), angles, _PIANO, perform, "play", (1.1, 1.2))
+
+
+# --------------------------------------------------------------------------------------------
+# The hands meet: mirrored contact designs, then tapping or holding
+# --------------------------------------------------------------------------------------------
+
+_PALM_CENTRE = np.array([0.05, 0.0, 0.0])  # hand frame, on the palm's joint plane
+
+
+def mirrored_contact_wrist(pose: np.ndarray, angles_rad: np.ndarray, scale: float,
+                           centre_m: np.ndarray, gap_m: float,
+                           anchor_local_m: np.ndarray | None = None) -> np.ndarray:
+    """Right-hand wrist for a mirror-symmetric contact at the midplane through ``centre_m``.
+
+    The hand's most medial joint lands ``gap_m / 2`` right of the midplane, so with the left
+    hand mirrored the closest pair of joints is exactly ``gap_m`` apart and all others are
+    farther. Along the plane, the hand-frame point ``anchor_local_m`` (scaled; default: the
+    most medial joint) lands on ``centre_m``.
+    """
+    world = hand_points(pose, "right", scale) @ hand_rotation_from_angles(angles_rad, "right").T
+    medial = int(np.argmax(world[:, 1]))
+    anchor = world[medial] if anchor_local_m is None else \
+        hand_rotation_from_angles(angles_rad, "right") @ (scale * np.asarray(anchor_local_m))
+    wrist = np.asarray(centre_m, dtype=np.float64) - anchor
+    wrist[1] = centre_m[1] - 0.5 * gap_m - world[medial, 1]
+    return wrist
+
+
+def _mirrored(wrist_right_m: np.ndarray, centre_m: np.ndarray) -> dict[str, np.ndarray]:
+    """Both wrists of a design made for the right hand, mirrored across the plane y = centre."""
+    left = np.array(wrist_right_m, dtype=np.float64)
+    left[1] = 2.0 * centre_m[1] - left[1]
+    return {"left": left, "right": np.array(wrist_right_m, dtype=np.float64)}
+
+
+def _meeting_point(c: _Clip, x=(0.27, 0.36), z=(1.14, 1.28)) -> np.ndarray:
+    return np.array([c.u(*x), c.u(-0.03, 0.03), c.u(*z)])
+
+
+def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray],
+          poses: dict[str, np.ndarray], retreat: dict[str, np.ndarray], open_m: float,
+          parts: tuple[str, str], taps: int = 0, hold_s: float = 0.0,
+          open_poses: dict[str, np.ndarray] | None = None, perform=None,
+          name: str = "hold", lead_share: float = 0.5) -> MotionRecord:
+    """Both hands rise to an open stance, come together into the contact design and either tap
+    ``taps`` times (impact approach, brief contact, release) or hold ``hold_s`` (during which
+    ``perform(paths, t0)`` may append keys and return layers), then return to rest.
+
+    Args:
+        wrists, angles, poses: the contact design of each hand.
+        retreat: unit direction each hand moves away from the contact.
+        open_m: distance the two hands separate along ``retreat`` (lead hand ``lead_share``).
+        parts: contact parts (left hand's, right hand's) recorded for every contact.
+    """
+    open_poses = open_poses or poses
+    share = {c.handedness: lead_share, c.other: 1.0 - lead_share}
+    opened = {s: wrists[s] + open_m * share[s] * np.asarray(retreat[s]) for s in SIDES}
+    c.distance_m = float(np.linalg.norm(opened["left"] - opened["right"]))
+    paths = c.rest_paths()
+    rest_states = {s: (p.wrist_m, p.angles_rad, p.pose) for s, p in paths.items()}
+    paths[c.handedness].hold(c.dur(0.05, 0.3))
+    paths[c.other].hold_until(paths[c.handedness].end_s + c.offset_s)
+    raise_s = c.dur(0.65, 1.0)
+    for s, path in paths.items():
+        path.move(raise_s, _reachable(opened[s], s, 0.01), angles[s], open_poses[s])
+    t = max(p.end_s for p in paths.values())
+    c.phase("raise", paths[c.handedness].end_s - raise_s, t)
+    t += c.dur(0.0, 0.15)
+    for path in paths.values():
+        path.hold_until(t)
+    layers = []
+
+    def both(duration, ease="smooth", to_contact=True):
+        for s, path in paths.items():
+            if to_contact:
+                path.move(duration, wrists[s], angles[s], poses[s], ease)
+            else:
+                path.move(duration, opened[s], angles[s], open_poses[s], ease)
+
+    if taps:
+        approach = max(c.dur(0.16, 0.26), open_m / MAX_CLAP_SPEED_M_S)
+        for i in range(taps):
+            both(approach, "impact")
+            c.phase("approach", t, t + approach)
+            t += approach
+            # At least two frames at 30 fps, so every clap is seen touching.
+            touch = max(c.dur(0.06, 0.1), 2.2 / FPS)
+            both(touch)
+            c.contact(parts[0], parts[1], t, t + touch)
+            c.phase("contact", t, t + touch)
+            t += touch
+            release = c.dur(0.14, 0.24)
+            both(release, to_contact=False)
+            c.phase("release", t, t + release)
+            t += release
+    else:
+        approach = c.dur(0.3, 0.5)
+        both(approach)
+        c.phase("approach", t, t + approach)
+        t += approach
+        for path in paths.values():
+            path.hold(hold_s)
+        if perform is not None:
+            layers = perform(paths, t) or []
+        t1 = max(p.end_s for p in paths.values())
+        for path in paths.values():
+            path.hold_until(t1)
+        c.contact(parts[0], parts[1], t, t1)
+        c.phase(name, t, t1)
+        release = c.dur(0.25, 0.4)
+        both(release, to_contact=False)
+        c.phase("release", t1, t1 + release)
+        t = t1 + release
+    lower_s = c.dur(0.65, 1.0)
+    paths[c.handedness].move(lower_s, *rest_states[c.handedness])
+    paths[c.other].hold(c.offset_s).move(lower_s, *rest_states[c.other])
+    c.phase("lower", t, t + lower_s + c.offset_s)
+    times = c.times(max(p.end_s for p in paths.values()) + c.dur(0.05, 0.3))
+    frames = {s: paths[s].sample(times) for s in SIDES}
+    for layer in layers:
+        layer(times, frames)
+    return c.finish(times, frames)
+
+
+def _palms_design(c: _Clip, centre: np.ndarray, pitch_rad: float, yaw_rad: float = 0.0):
+    """Palms pressed together at ``centre``: wrists, angles, poses of both hands."""
+    angles = np.array([yaw_rad, pitch_rad, 0.5 * np.pi, 0.0])
+    pose = BIMANUAL_POSES["palm_press"]
+    right = wrist_for(centre, c.scale * _PALM_CENTRE, angles, "right")
+    # The palm's joint plane (the wrist's, at 90 deg supination) sits half the gap off the
+    # midplane; the thumb CMC, 1 cm palm-side of it, is the closest joint.
+    right[1] = centre[1] - 0.5 * PALM_GAP_M * c.scale
+    return (_mirrored(right, centre), {s: angles for s in SIDES}, {s: pose for s in SIDES},
+            {s: mirror([0.0, -1.0, 0.0], s) for s in SIDES})
+
+
+@interaction("bimanual", "clap", has_contact=True)
+def clap(rng: np.random.Generator) -> MotionRecord:
+    """The hands clap 1-5 times: flat palms swing together and bounce apart."""
+    c = _Clip("clap", rng)
+    c.repetitions = int(rng.integers(1, 6))
+    c.offset_s = c.u(0.0, 0.15)
+    wrists, angles, poses, retreat = _palms_design(c, _meeting_point(c), c.u(0.2, 0.9))
+    open_m = c.u(0.14, 0.24) * c.amplitude
+    return _meet(c, wrists, angles, poses, retreat, open_m, ("palm", "palm"),
+                 taps=c.repetitions, lead_share=c.u(0.5, 0.8))
+
+
+@interaction("bimanual", "prayer_hands", has_contact=True)
+def prayer_hands(rng: np.random.Generator) -> MotionRecord:
+    """Palms pressed together, fingers up, in front of the chest (maybe a small bow)."""
+    c = _Clip("prayer_hands", rng)
+    c.offset_s = c.u(0.0, 0.2)
+    centre = _meeting_point(c, x=(0.2, 0.28), z=(1.16, 1.3))
+    wrists, angles, poses, retreat = _palms_design(c, centre, c.u(1.1, 1.45))
+    bow = rng.random() < 0.4
+    c.extra["bow"] = bool(bow)
+    hold = c.dur(0.9, 2.0)
+    dip = np.array([0.02, 0.0, -0.03]) * c.amplitude
+
+    def perform(paths, t0):
+        if bow:
+            for path in paths.values():
+                path.move(c.dur(0.3, 0.5), path.wrist_m + dip).move(c.dur(0.3, 0.5), path.wrist_m)
+                path.hold(c.dur(0.2, 0.5))
+    return _meet(c, wrists, angles, poses, retreat, c.u(0.08, 0.14) * c.amplitude,
+                 ("palm", "palm"), hold_s=hold, perform=perform)
+
+
+@interaction("bimanual", "rub_palms", has_contact=True)
+def rub_palms(rng: np.random.Generator) -> MotionRecord:
+    """Palms pressed together rub back and forth along the fingers 2-6 times."""
+    c = _Clip("rub_palms", rng)
+    c.repetitions = int(rng.integers(2, 7))
+    c.offset_s = c.u(0.0, 0.15)
+    pitch = c.u(0.2, 0.9)
+    wrists, angles, poses, retreat = _palms_design(c, _meeting_point(c), pitch)
+    stroke_m = 0.022 * c.amplitude * c.scale
+    period = c.dur(0.3, 0.45)
+    span = c.repetitions * period
+    along = np.array([np.cos(pitch), 0.0, np.sin(pitch)])
+    lead_share = c.u(0.6, 1.0)
+
+    def perform(paths, t0):
+        for path in paths.values():
+            path.hold(span)
+
+        def layer(times, frames):
+            env = smooth_window(times, t0, t0 + span, min(0.25, 0.3 * span))
+            osc = env * np.sin(2 * np.pi * (times - t0) / period)
+            frames[c.handedness].wrist_m += (lead_share * stroke_m * osc)[:, None] * along
+            frames[c.other].wrist_m -= ((1 - lead_share) * stroke_m * osc)[:, None] * along
+        return [layer]
+    return _meet(c, wrists, angles, poses, retreat, c.u(0.08, 0.14), ("palm", "palm"),
+                 hold_s=c.dur(0.1, 0.3), perform=perform, name="rub")
