@@ -1,0 +1,461 @@
+"""Robot registry: every robot loads identically in MuJoCo and Pinocchio, hands are found and
+never mirrored, user YAMLs (MJCF and URDF) register, and bad input fails with a clear error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+mujoco = pytest.importorskip("mujoco")
+pin = pytest.importorskip("pinocchio")
+
+from dyad.errors import DyadInputError  # noqa: E402
+from dyad.retarget import registry  # noqa: E402
+from dyad.retarget.hand_geometry import HUMAN_HAND_LENGTH_M, TIP  # noqa: E402
+from dyad.retarget.model_loading import ModelLoadError, package_dir  # noqa: E402
+from dyad.retarget.registry import (  # noqa: E402
+    RobotConfigError,
+    UnknownRobotError,
+    list_robots,
+    load_robot,
+    register_robot_yaml,
+)
+from dyad.skeletons import HAND21_NAMES  # noqa: E402
+
+REQUIRED = ("inspire_left", "inspire_right", "fourier_left", "fourier_right", "ability_left",
+            "ability_right", "svh_left", "svh_right", "shadow_right", "gr1_inspire",
+            "gr1_fourier", "g1")
+HUMANOIDS = ("gr1_inspire", "gr1_fourier", "g1")
+DEX_URDF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dex-urdf" / "hands"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """A cold disk cache, so the tests compose every robot themselves."""
+    old = os.environ.get(registry.ENV_CACHE_DIR)
+    os.environ[registry.ENV_CACHE_DIR] = str(tmp_path_factory.mktemp("dyad-cache"))
+    registry._MODELS.clear()
+    yield
+    registry._MODELS.clear()
+    if old is None:
+        os.environ.pop(registry.ENV_CACHE_DIR, None)
+    else:
+        os.environ[registry.ENV_CACHE_DIR] = old
+
+
+@pytest.fixture(autouse=True)
+def keep_registrations():
+    """Robots a test registers do not leak into the next test."""
+    saved = dict(registry._REGISTERED)
+    yield
+    registry._REGISTERED.clear()
+    registry._REGISTERED.update(saved)
+
+
+def _mj_model(robot):
+    return mujoco.MjModel.from_xml_string(robot.model_xml)
+
+
+def _mj_frame_pos(model, data, name):
+    sid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
+    if sid >= 0:
+        return data.site_xpos[sid]
+    bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+    assert bid >= 0, f"frame {name} is neither a MuJoCo site nor a body"
+    return data.xpos[bid]
+
+
+def _random_q(robot, rng):
+    low = np.where(np.isfinite(robot.lower), robot.lower, -1.0)
+    high = np.where(np.isfinite(robot.upper), robot.upper, 1.0)
+    return rng.uniform(low, high)
+
+
+def test_required_robots_are_registered():
+    names = list_robots()
+    assert set(REQUIRED) <= set(names)
+    assert names == sorted(names)
+
+
+def test_unknown_robot_lists_known_names():
+    with pytest.raises(UnknownRobotError) as info:
+        load_robot("no_such_robot")
+    assert isinstance(info.value, DyadInputError)
+    message = str(info.value)
+    assert "no_such_robot" in message and "inspire_right" in message and "gr1_inspire" in message
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_mujoco_and_pinocchio_load_the_same_model(name):
+    robot = load_robot(name)
+    model = _mj_model(robot)
+    pm = robot.pin_model
+    assert model.nq == pm.nq
+    # Joint order and limits: MuJoCo's qpos order is the trajectory contract.
+    mj_joints = [model.joint(j).name for j in range(model.njnt)
+                 if model.jnt_type[j] != mujoco.mjtJoint.mjJNT_FREE]
+    assert tuple(mj_joints) == robot.joint_names
+    assert robot.dof == len(robot.joint_names) == len(robot.lower) == len(robot.upper)
+    for k, joint in enumerate(robot.joint_names):
+        jid = model.joint(joint).id
+        assert model.jnt_limited[jid], f"{name}: {joint} unlimited"
+        np.testing.assert_allclose([robot.lower[k], robot.upper[k]], model.jnt_range[jid],
+                                   atol=1e-6, err_msg=f"{name}: limits of {joint}")
+    assert robot.floating_base == (name in HUMANOIDS)
+    # Same kinematics: keypoint frames coincide at a random in-limit configuration.
+    rng = np.random.default_rng(0)
+    q_joints = _random_q(robot, rng)
+    data = mujoco.MjData(model)
+    q_pin = pin.neutral(pm)
+    if robot.floating_base:
+        data.qpos[:7] = [0.1, -0.2, 0.9, 1.0, 0.0, 0.0, 0.0]
+        data.qpos[7:] = q_joints
+        q_pin[:7] = [0.1, -0.2, 0.9, 0.0, 0.0, 0.0, 1.0]  # Pinocchio quaternion is x, y, z, w
+        q_pin[7:] = q_joints
+    else:
+        data.qpos[:] = q_joints
+        q_pin[:] = q_joints
+    mujoco.mj_kinematics(model, data)
+    pdata = pm.createData()
+    pin.framesForwardKinematics(pm, pdata, q_pin)
+    for hand in robot.hands.values():
+        for frame in hand.keypoint_frames.values():
+            p_pin = pdata.oMf[pm.getFrameId(frame)].translation
+            np.testing.assert_allclose(p_pin, _mj_frame_pos(model, data, frame), atol=1e-6,
+                                       err_msg=f"{name}: frame {frame}")
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_frame_names_are_unique(name):
+    robot = load_robot(name)
+    names = [f.name for f in robot.pin_model.frames]
+    assert len(names) == len(set(names))
+
+
+def _rest_frames(robot, q=None):
+    pm = robot.pin_model
+    data = pm.createData()
+    q = registry._rest_q(pm) if q is None else q
+    pin.framesForwardKinematics(pm, data, q)
+    return data
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_hands_are_found_and_never_mirrored(name):
+    robot = load_robot(name)
+    expected_sides = {"left", "right"} if name in HUMANOIDS else {name.rsplit("_", 1)[1]}
+    assert set(robot.hands) == expected_sides
+    pm = robot.pin_model
+    for side, hand in robot.hands.items():
+        frames = hand.keypoint_frames
+        five = name != "g1"
+        tips = [TIP[f] for f in (TIP if five else ("thumb", "index", "middle"))]
+        assert frames[0] == hand.wrist_frame
+        assert set(tips) <= set(frames)
+        for k in (5, 9):  # index and middle MCP frames are named for every hand
+            assert k in frames, f"{name} {side}: no {HAND21_NAMES[k]} frame"
+        for frame in frames.values():
+            assert pm.existFrame(frame), frame
+        assert hand.finger_joints and set(hand.finger_joints) <= set(robot.joint_names)
+
+        rot = hand.rotation_hand_to_wrist
+        np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-9)
+        assert np.linalg.det(rot) == pytest.approx(1.0, abs=1e-9)
+
+        data = _rest_frames(robot)
+        wrist = data.oMf[pm.getFrameId(hand.wrist_frame)]
+
+        def in_hand(frame, d=data, w=wrist):
+            return rot.T @ w.actInv(d.oMf[pm.getFrameId(frame)].translation)
+
+        origin = in_hand(hand.wrist_frame)
+        np.testing.assert_allclose(origin, 0.0, atol=1e-12)
+        middle_tip = in_hand(frames[12])
+        # The rotated middle-finger direction points from the wrist to the middle fingertip.
+        assert middle_tip[0] / np.linalg.norm(middle_tip) > 0.8
+        # The thumb is on the thumb side: +Y for a right hand, -Y for a left one. (The Dex3-1
+        # thumb opposes both its fingers from the palm side, barely off their midline.)
+        thumb = in_hand(frames[4])
+        margin = 0.01 if five else 0.002
+        assert thumb[1] > margin if side == "right" else thumb[1] < -margin
+        if not five:
+            assert thumb[2] < -0.05
+        # Curling the non-thumb fingers (toward the limit farther from 0) moves the tips to the
+        # palm side (-Z) in the hand frame.
+        q = registry._rest_q(pm)
+        for joint in hand.finger_joints:
+            j = pm.joints[pm.getJointId(joint)]
+            low, high = pm.lowerPositionLimit[j.idx_q], pm.upperPositionLimit[j.idx_q]
+            q[j.idx_q] = high if abs(high) >= abs(low) else low
+        curled = _rest_frames(robot, q)
+        wrist_c = curled.oMf[pm.getFrameId(hand.wrist_frame)]
+        for k in tips[1:]:
+            rest = in_hand(frames[k])
+            bent = rot.T @ wrist_c.actInv(curled.oMf[pm.getFrameId(frames[k])].translation)
+            assert (bent - rest)[2] < -0.01, f"{name} {side}: {HAND21_NAMES[k]} curls to +Z"
+        length = np.linalg.norm(middle_tip)
+        assert hand.scale == pytest.approx(length / HUMAN_HAND_LENGTH_M, rel=1e-6)
+        assert 0.5 < hand.scale < 1.6
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_fingertip_sites_sit_at_the_distal_mesh_end(name):
+    """A generated tip site lies on the far end of its link: no mesh vertex of that link is
+    more than 3 mm farther from the joint along the link."""
+    robot = load_robot(name)
+    model = _mj_model(robot)
+    for side, hand in robot.hands.items():
+        for finger, k in TIP.items():
+            site = hand.keypoint_frames.get(k)
+            if site != f"{side}_{finger}_tip":
+                continue
+            sid = model.site(site).id
+            body = model.site_bodyid[sid]
+            tip = model.site_pos[sid]
+            verts = []
+            for g in np.flatnonzero(model.geom_bodyid == body):
+                if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
+                    m = model.geom_dataid[g]
+                    v = model.mesh_vert[model.mesh_vertadr[m]:][:model.mesh_vertnum[m]]
+                    rot = np.zeros(9)
+                    mujoco.mju_quat2Mat(rot, model.geom_quat[g])
+                    verts.append(v @ rot.reshape(3, 3).T + model.geom_pos[g])
+            verts = np.concatenate(verts)
+            axis = tip / np.linalg.norm(tip)
+            assert (verts @ axis).max() - tip @ axis < 0.003, f"{name}: {site}"
+            assert np.linalg.norm(tip) > 0.01
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_mimic_couplings_fit_the_joint_limits(name):
+    robot = load_robot(name)
+    index = {j: k for k, j in enumerate(robot.joint_names)}
+    for follower, leader, mult, offset in robot.mimic:
+        assert follower in index and leader in index and follower != leader
+        lo, hi = sorted(offset + mult * np.array([robot.lower[index[leader]],
+                                                  robot.upper[index[leader]]]))
+        f_lo, f_hi = robot.lower[index[follower]], robot.upper[index[follower]]
+        overlap = min(hi, f_hi) - max(lo, f_lo)
+        assert overlap > 0.5 * (f_hi - f_lo), f"{name}: {follower} vs {leader}"
+
+
+def test_known_couplings_are_read_from_the_model():
+    assert ("joint_r_index_distal", "joint_r_index_proximal", 1.06399, 0.0) in [
+        (f, lead, round(m, 5), round(o, 5)) for f, lead, m, o in load_robot("inspire_right").mimic]
+    shadow = {f: (lead, m) for f, lead, m, o in load_robot("shadow_right").mimic}
+    # Tendon T_FFJ1c: 0.00705 * FFJ0 - 0.00805 * FFJ1 = 0.
+    assert shadow["robot0:FFJ0"][0] == "robot0:FFJ1"
+    assert shadow["robot0:FFJ0"][1] == pytest.approx(0.00805 / 0.00705)
+    assert len(load_robot("gr1_inspire").mimic) == 12
+
+
+@pytest.mark.parametrize("name", HUMANOIDS)
+def test_humanoid_hands_are_mounted_sensibly(name):
+    """At rest the fingers continue the forearm and both palms face the body's midline."""
+    robot = load_robot(name)
+    pm = robot.pin_model
+    data = _rest_frames(robot)
+    elbow = {"gr1_inspire": "{}_elbow_pitch", "gr1_fourier": "{}_elbow_pitch",
+             "g1": "{}_elbow_pitch_joint"}[name]
+    for side, hand in robot.hands.items():
+        wrist = data.oMf[pm.getFrameId(hand.wrist_frame)]
+        axes = wrist.rotation @ hand.rotation_hand_to_wrist
+        elbow_pos = data.oMi[pm.getJointId(elbow.format(side[0]))].translation
+        forearm = wrist.translation - elbow_pos
+        assert axes[:, 0] @ forearm / np.linalg.norm(forearm) > 0.9
+        toward_midline = np.array([0.0, 1.0 if side == "right" else -1.0, 0.0])
+        assert -axes[:, 2] @ toward_midline > 0.9
+    # The hand joints keep their stand-alone names on the humanoid.
+    hand_name = {"gr1_inspire": "inspire_right", "gr1_fourier": "fourier_right",
+                 "g1": "g1_three_finger_right"}[name]
+    assert load_robot(hand_name).hands["right"].finger_joints == \
+        robot.hands["right"].finger_joints
+
+
+def test_composed_xml_is_cached_on_disk_and_in_memory():
+    first = load_robot("gr1_inspire")
+    assert load_robot("gr1_inspire") is first
+    registry._MODELS.clear()
+    second = load_robot("gr1_inspire")
+    assert second is not first and second.model_xml == first.model_xml
+    assert list(Path(os.environ[registry.ENV_CACHE_DIR], "robots").glob("gr1_inspire-*.json"))
+
+
+def test_robosuite_is_never_imported():
+    load_robot("inspire_right")
+    load_robot("g1")
+    assert "robosuite" not in sys.modules and "robosuite_models" not in sys.modules
+
+
+# ----------------------------------------------------------------------------- user configs
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _inspire_yaml(tmp_path, name="my_hand", side="right", extra=""):
+    return _write(tmp_path / f"{name}.yaml", f"""
+name: {name}
+model: {{package: robosuite, file: models/assets/grippers/inspire_right_hand.xml}}
+remove: {{bodies: [eef], sites: [ft_frame]}}
+hands:
+  {side}:
+    wrist: r_palm
+    fingers:
+      thumb: {{distal: r_thumb_distal}}
+      index: {{base: r_index_proximal, distal: r_index_distal}}
+      middle: {{base: r_middle_proximal, distal: r_middle_distal}}
+      pinky: {{base: r_pinky_proximal, distal: r_pinky_distal}}
+{extra}""")
+
+
+def test_user_yaml_registers_and_loads(tmp_path):
+    path = _inspire_yaml(tmp_path, extra="    scale: 0.9\n")
+    assert register_robot_yaml(path) == "my_hand"
+    assert "my_hand" in list_robots()
+    robot = load_robot("my_hand")
+    assert robot.hands["right"].scale == 0.9
+    assert 16 not in robot.hands["right"].keypoint_frames  # no ring finger named
+
+
+def test_right_hand_declared_left_is_refused(tmp_path):
+    register_robot_yaml(_inspire_yaml(tmp_path, name="mirrored", side="left"))
+    with pytest.raises(RobotConfigError, match="left"):
+        load_robot("mirrored")
+
+
+def test_env_path_adds_robots_and_name_clash_is_an_error(tmp_path, monkeypatch):
+    folder = tmp_path / "robots"
+    folder.mkdir()
+    _inspire_yaml(folder, name="env_hand")
+    monkeypatch.setenv(registry.ENV_ROBOT_PATH, str(folder))
+    assert "env_hand" in list_robots()
+    clash = _inspire_yaml(tmp_path, name="inspire_right")
+    with pytest.raises(RobotConfigError, match="already defined"):
+        register_robot_yaml(clash)
+
+
+@pytest.mark.parametrize("body, match", [
+    ("name: x\nmodel: {file: hand.xml}\nhands: {right: {wrist: palm}}\ncolour: red\n",
+     "unknown keys.*colour"),
+    ("name: x\nmodel: {file: missing.xml}\n", "missing.xml"),
+    ("name: x\nmodel: {file: hand.xml}\nhands: {middle: {wrist: palm}}\n", "side"),
+    ("name: x\nmodel: {file: hand.xml}\nhands: {right: {wrist: nowhere, fingers: "
+     "{thumb: {distal: b}, index: {distal: b}}}}\n", "nowhere"),
+    ("name: x\nmodel: {file: hand.xml}\nhands: {right: {wrist: palm, keypoints: "
+     "{knuckle: palm}}}\n", "hand21"),
+    ("- just\n- a list\n", "must be a dict"),
+])
+def test_bad_yaml_names_the_problem(tmp_path, body, match):
+    _write(tmp_path / "hand.xml", "<mujoco><worldbody><body name='palm'><geom size='.01'/>"
+           "<body name='b'><joint name='j'/><geom size='.01'/></body></body></worldbody>"
+           "</mujoco>")
+    path = _write(tmp_path / "bad.yaml", body)
+    with pytest.raises(RobotConfigError, match=match) as info:
+        register_robot_yaml(path)
+        load_robot("x")
+    assert isinstance(info.value, DyadInputError)
+
+
+def test_model_file_that_does_not_load_names_the_file(tmp_path):
+    _write(tmp_path / "broken.xml", "<mujoco><worldbody><body name='a'><joint type='bogus'/>"
+           "</body></worldbody></mujoco>")
+    register_robot_yaml(_write(tmp_path / "broken.yaml",
+                               "name: broken\nmodel: {file: broken.xml}\n"))
+    with pytest.raises(ModelLoadError, match="broken.xml"):
+        load_robot("broken")
+
+
+def test_missing_package_is_a_clear_error():
+    with pytest.raises(ModelLoadError, match="not installed"):
+        package_dir("dyad_no_such_package")
+
+
+def _urdf_yaml(tmp_path, name, urdf, wrist, tips, bases):
+    fingers = "\n".join(
+        f"      {f}: {{tip: {tips[f]}" + (f", base: {bases[f]}}}" if f in bases else "}")
+        for f in tips)
+    return _write(tmp_path / f"{name}.yaml", f"""
+name: {name}
+model: {{file: {urdf}}}
+hands:
+  right:
+    wrist: {wrist}
+    fingers:
+{fingers}
+""")
+
+
+def _urdf_mimic(path: Path) -> dict[str, tuple[str, float, float]]:
+    import xml.etree.ElementTree as ET
+
+    out = {}
+    for joint in ET.parse(path).getroot().iter("joint"):
+        mimic = joint.find("mimic")
+        if mimic is not None:
+            out[joint.get("name")] = (mimic.get("joint"), float(mimic.get("multiplier", 1)),
+                                      float(mimic.get("offset", 0)))
+    return out
+
+
+@pytest.mark.skipif(not DEX_URDF.is_dir(), reason=f"reference hands not found at {DEX_URDF}")
+@pytest.mark.parametrize("hand, urdf, wrist, finger_names", [
+    ("inspire", "inspire_hand/inspire_hand_right.urdf", "hand_base_link",
+     {"index": "index_proximal", "middle": "middle_proximal"}),
+    ("ability", "ability_hand/ability_hand_right.urdf", "base_link",
+     {"index": "index_L1", "middle": "middle_L1"}),
+])
+def test_urdf_hand_through_yaml(tmp_path, hand, urdf, wrist, finger_names):
+    path = DEX_URDF / urdf
+    tips = {f: f"{f}_tip" for f in ("thumb", "index", "middle", "ring", "pinky")}
+    name = f"urdf_{hand}"
+    register_robot_yaml(_urdf_yaml(tmp_path, name, path, wrist, tips, finger_names))
+    robot = load_robot(name)
+    # Pinocchio's own URDF parser agrees on joints and limits (its order differs: MuJoCo's
+    # depth-first order is the contract).
+    native = pin.buildModelFromUrdf(str(path))
+    native_limits = {native.names[j]: (native.lowerPositionLimit[native.joints[j].idx_q],
+                                       native.upperPositionLimit[native.joints[j].idx_q])
+                     for j in range(1, native.njoints)}
+    assert set(robot.joint_names) == set(native_limits)
+    for k, joint in enumerate(robot.joint_names):
+        # spec.to_xml() writes six significant digits.
+        np.testing.assert_allclose((robot.lower[k], robot.upper[k]), native_limits[joint],
+                                   atol=1e-5)
+    # URDF <mimic> tags arrive as couplings.
+    mimic = {f: (lead, m, o) for f, lead, m, o in robot.mimic}
+    expected = _urdf_mimic(path)
+    assert set(mimic) == set(expected)
+    for follower, (leader, mult, offset) in expected.items():
+        assert mimic[follower][0] == leader
+        assert mimic[follower][1:] == pytest.approx((mult, offset))
+    model = _mj_model(robot)
+    assert tuple(model.joint(j).name for j in range(model.njnt)) == robot.joint_names
+    assert 0.5 < robot.hands["right"].scale < 1.6
+
+
+def test_cli_lists_robots_as_json(capsys):
+    from dyad.cli import main
+
+    assert main(["robots", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(REQUIRED) <= set(rows)
+    assert rows["gr1_inspire"]["dof"] == load_robot("gr1_inspire").dof
+    assert rows["gr1_inspire"]["floating_base"] is True
+    assert rows["gr1_inspire"]["hands"] == ["left", "right"]
+    assert "robosuite" in rows["gr1_inspire"]["source"]
+    assert rows["inspire_right"]["dof"] == 12
+
+
+def test_cli_bad_robot_config_exits_2(tmp_path, capsys):
+    from dyad.cli import main
+
+    assert main(["robots", "--robot-config", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
