@@ -20,6 +20,7 @@ from .errors import DyadInputError
 COMMAND_MODULES = (
     "dyad.demo",
     "dyad.training.cli",
+    "dyad.retarget.cli",
     "dyad.sim.render_cli",
     "dyad.bench.cli",
 )
