@@ -20,6 +20,8 @@ from .errors import DyadInputError
 COMMAND_MODULES = (
     "dyad.demo",
     "dyad.training.cli",
+    "dyad.generator.cli",
+    "dyad.training.train_cli",
     "dyad.retarget.cli",
     "dyad.sim.render_cli",
     "dyad.bench.cli",

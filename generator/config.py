@@ -1,0 +1,86 @@
+"""Hyperparameters of the chunk model and of sampling, stored in every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from dyad.errors import DyadInputError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size and shape of :class:`dyad.generator.model.ChunkFlowModel`.
+
+    Attributes:
+        width: token width of every transformer block.
+        heads: attention heads.
+        denoiser_layers: blocks run at every sampling step (the chunk tokens).
+        context_layers: blocks run once per chunk (the history tokens).
+        ff_mult: feed-forward expansion.
+        chunk_frames: frames made per autoregressive step (8-16 at 30 fps).
+        history_frames: frames of past motion each step conditions on (<= chunk_frames).
+        text_dim: width of the text encoder's vectors (384 for all-MiniLM-L6-v2).
+        max_text_tokens: word tokens kept per text (the rest is cut, with a warning).
+        max_elapsed_s: elapsed time is clamped here before it is embedded.
+        fps: frame rate of the motion the model makes.
+    """
+
+    width: int = 192
+    heads: int = 4
+    denoiser_layers: int = 4
+    context_layers: int = 2
+    ff_mult: int = 3
+    chunk_frames: int = 12
+    history_frames: int = 8
+    text_dim: int = 384
+    max_text_tokens: int = 40
+    max_elapsed_s: float = 12.0
+    fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.chunk_frames <= 16:
+            raise DyadInputError(f"chunk_frames must be 8..16, got {self.chunk_frames}")
+        if not 1 <= self.history_frames <= self.chunk_frames:
+            raise DyadInputError(f"history_frames must be 1..chunk_frames ({self.chunk_frames}),"
+                                 f" got {self.history_frames}")
+        if self.width % self.heads:
+            raise DyadInputError(f"width {self.width} is not a multiple of heads {self.heads}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Build from a checkpoint's dict; unknown keys are an error (code/model mismatch)."""
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise DyadInputError(f"unknown model config key(s) {', '.join(extra)}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How chunks are sampled.
+
+    Attributes:
+        steps: Euler steps of the flow per chunk (1-8).
+        guidance: classifier-free guidance scale; 1 disables guidance (and halves the cost).
+        noise_scale: standard deviation of the starting noise (1 = the trained distribution;
+            lower trades diversity for typicality).
+        enforce_bone_lengths: project every chunk onto the bone lengths of the first chunk,
+            so the skeleton keeps its size over a long stream.
+    """
+
+    steps: int = 6
+    guidance: float = 2.0
+    noise_scale: float = 1.0
+    enforce_bone_lengths: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.steps, int) and 1 <= self.steps <= 8):
+            raise DyadInputError(f"sampling steps must be an integer 1..8, got {self.steps!r}")
+        if not (0.0 <= float(self.guidance) <= 10.0):
+            raise DyadInputError(f"guidance must be within 0..10, got {self.guidance!r}")
+        if not (0.0 <= float(self.noise_scale) <= 2.0):
+            raise DyadInputError(f"noise_scale must be within 0..2, got {self.noise_scale!r}")
