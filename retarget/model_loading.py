@@ -167,30 +167,39 @@ def default_class_names(path: str | Path, _seen: set[Path] | None = None) -> set
 
 
 def remove_elements(spec, bodies=(), sites=(), source: str = "") -> None:
-    """Delete scaffolding bodies (with their subtrees) and sites, and sensors that used them.
+    """Delete scaffolding bodies (with their subtrees) and sites, and what referred to them.
+
+    Sensors on a removed body or site and contact excludes naming a removed body go too.
 
     Args:
         spec: the model to edit.
         bodies, sites: names to delete; a name that is missing raises ``ModelLoadError``.
         source: file named in errors.
     """
-    removed_sites = set(sites)
+    import mujoco
+
+    removed_sites, removed_bodies = set(sites), set()
     for name in bodies:
         body = spec.body(name)
         if body is None:
             raise ModelLoadError(source, f"cannot remove body {name!r}: no such body")
-        removed_sites |= {s.name for s in body.find_all("site")}
+        removed_sites |= {s.name for s in body.find_all(mujoco.mjtObj.mjOBJ_SITE)}
+        removed_bodies |= {name} | {b.name for b in body.find_all(mujoco.mjtObj.mjOBJ_BODY)}
         spec.delete(body)
     for name in sites:
         site = spec.site(name)
         if site is None:
-            if any(name == s for s in removed_sites - set(sites)):
-                continue
             raise ModelLoadError(source, f"cannot remove site {name!r}: no such site")
         spec.delete(site)
+    gone = {mujoco.mjtObj.mjOBJ_SITE: removed_sites, mujoco.mjtObj.mjOBJ_BODY: removed_bodies,
+            mujoco.mjtObj.mjOBJ_XBODY: removed_bodies}
     for sensor in list(spec.sensors):
-        if sensor.objname in removed_sites:
+        if sensor.objname in gone.get(sensor.objtype, ()) or \
+                sensor.refname in gone.get(sensor.reftype, ()):
             spec.delete(sensor)
+    for exclude in list(spec.excludes):
+        if exclude.bodyname1 in removed_bodies or exclude.bodyname2 in removed_bodies:
+            spec.delete(exclude)
 
 
 def name_unnamed_bodies(spec) -> None:

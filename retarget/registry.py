@@ -57,7 +57,7 @@ ENV_CACHE_DIR = "DYAD_CACHE_DIR"
 SIDES = ("left", "right")
 FINGER_NAMES = ("thumb", "index", "middle", "ring", "pinky")
 # Bump when the composition changes what ends up in the XML, so disk caches are not reused.
-_COMPOSE_VERSION = 4
+_COMPOSE_VERSION = 5
 
 
 class UnknownRobotError(DyadInputError, KeyError):

@@ -57,8 +57,14 @@ def keep_registrations():
     registry._REGISTERED.update(saved)
 
 
+_MJ_MODELS: dict[str, object] = {}
+
+
 def _mj_model(robot):
-    return mujoco.MjModel.from_xml_string(robot.model_xml)
+    """MuJoCo's model of ``robot.model_xml`` (compiled once per text: GR1 meshes are slow)."""
+    if robot.model_xml not in _MJ_MODELS:
+        _MJ_MODELS[robot.model_xml] = mujoco.MjModel.from_xml_string(robot.model_xml)
+    return _MJ_MODELS[robot.model_xml]
 
 
 def _mj_frame_pos(model, data, name):
@@ -277,6 +283,43 @@ def test_humanoid_hands_are_mounted_sensibly(name):
         robot.hands["right"].finger_joints
 
 
+@pytest.mark.parametrize("name, hand_name", [("gr1_inspire", "inspire_right"),
+                                             ("g1", "g1_three_finger_left")])
+def test_attached_hand_keeps_its_physics(name, hand_name):
+    """The hand on the humanoid has the stand-alone hand's joint, actuator and geom settings
+    (default classes of both files have the same names; attaching must not mix them)."""
+    whole, alone = _mj_model(load_robot(name)), _mj_model(load_robot(hand_name))
+    for j in range(alone.njnt):
+        jname = alone.joint(j).name
+        jw, dw, da = whole.joint(jname).id, whole.jnt_dofadr[whole.joint(jname).id], \
+            alone.jnt_dofadr[j]
+        np.testing.assert_allclose(whole.jnt_range[jw], alone.jnt_range[j], atol=1e-5)
+        for field in ("dof_damping", "dof_armature", "dof_frictionloss"):
+            assert getattr(whole, field)[dw] == pytest.approx(getattr(alone, field)[da]), field
+
+    def actuators(model):
+        return {model.joint(model.actuator_trnid[a, 0]).name: (
+            tuple(model.actuator_gainprm[a, :3]), tuple(model.actuator_biasprm[a, :3]),
+            tuple(model.actuator_ctrlrange[a])) for a in range(model.nu)}
+
+    hand_acts = actuators(alone)
+    whole_acts = {k: v for k, v in actuators(whole).items() if k in hand_acts}
+    assert whole_acts.keys() == hand_acts.keys()
+    for joint, values in hand_acts.items():
+        np.testing.assert_allclose(np.concatenate(whole_acts[joint]), np.concatenate(values),
+                                   atol=1e-6, err_msg=joint)
+
+    def geoms(model, body):
+        ids = np.flatnonzero(model.geom_bodyid == model.body(body).id)
+        return sorted((int(model.geom_type[g]), int(model.geom_contype[g]),
+                       int(model.geom_conaffinity[g]), int(model.geom_group[g]),
+                       round(float(model.geom_friction[g, 0]), 6)) for g in ids)
+
+    for b in range(1, alone.nbody):
+        body = alone.body(b).name
+        assert geoms(whole, body) == geoms(alone, body), body
+
+
 def test_composed_xml_is_cached_on_disk_and_in_memory():
     first = load_robot("gr1_inspire")
     assert load_robot("gr1_inspire") is first
@@ -362,6 +405,45 @@ def test_bad_yaml_names_the_problem(tmp_path, body, match):
         register_robot_yaml(path)
         load_robot("x")
     assert isinstance(info.value, DyadInputError)
+
+
+def test_hand_attached_with_a_pose_to_a_user_arm(tmp_path):
+    """A user arm (MJCF) carrying a registry hand at a rotated, offset mount: both engines agree
+    and the hand mapping is the stand-alone hand's."""
+    _write(tmp_path / "arm.xml", """<mujoco><worldbody>
+      <body name="shoulder" pos="0 0 1"><joint name="shoulder_pitch" axis="0 1 0"
+          range="-2 2"/><geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/>
+        <body name="forearm" pos="0.3 0 0"><joint name="elbow" axis="0 1 0" range="-2 2"/>
+          <geom type="capsule" fromto="0 0 0 0.25 0 0" size="0.025"/>
+          <body name="wrist_mount" pos="0.25 0 0"/></body></body></worldbody></mujoco>""")
+    register_robot_yaml(_write(tmp_path / "arm.yaml", """
+name: arm_inspire
+model: {file: arm.xml}
+attach:
+  - {robot: inspire_right, body: wrist_mount, pos: [0.02, 0, 0], quat: [0.5, 0.5, -0.5, 0.5]}
+"""))
+    robot = load_robot("arm_inspire")
+    hand = load_robot("inspire_right").hands["right"]
+    assert robot.joint_names[:2] == ("shoulder_pitch", "elbow")
+    assert robot.joint_names[2:] == load_robot("inspire_right").joint_names
+    mapped = robot.hands["right"]
+    np.testing.assert_allclose(mapped.rotation_hand_to_wrist, hand.rotation_hand_to_wrist,
+                               atol=1e-5)
+    assert mapped.scale == pytest.approx(hand.scale, rel=1e-4)
+    model, data = _mj_model(robot), None
+    data = mujoco.MjData(model)
+    q = _random_q(robot, np.random.default_rng(1))
+    data.qpos[:] = q
+    mujoco.mj_kinematics(model, data)
+    pdata = robot.pin_model.createData()
+    pin.framesForwardKinematics(robot.pin_model, pdata, q)
+    for frame in mapped.keypoint_frames.values():
+        np.testing.assert_allclose(pdata.oMf[robot.pin_model.getFrameId(frame)].translation,
+                                   _mj_frame_pos(model, data, frame), atol=1e-6)
+    # The mount pose is honoured: the palm sits 2 cm beyond the wrist mount body.
+    mount = data.xpos[model.body("wrist_mount").id]
+    palm = data.xpos[model.body("r_palm").id]
+    assert np.linalg.norm(palm - mount) == pytest.approx(0.02, abs=1e-6)
 
 
 def test_model_file_that_does_not_load_names_the_file(tmp_path):
