@@ -30,10 +30,15 @@ import numpy as np
 from dyad.motion import MotionRecord
 
 from .events import ClipEvents, DetectedContact, KinematicEvent, extract_events
-from .phrasebook import Book, book, book_of_split, capitalize, number_text
+from .phrasebook import COUNTABLE_LABELS, Book, book, book_of_split, capitalize, number_text
 
 CAPTION_LEVELS: tuple[str, ...] = ("short", "short", "medium", "medium", "detailed")
 """Detail level of each caption, in the order :func:`caption_clip` returns them."""
+
+_HAND_PART_ENDINGS = ("hand", "palm", "fingers", "fingertips", "_tip", "forearm")
+
+FLEXION_LABELS = frozenset({"make_fists", "open_close_hands", "spread_fingers"})
+"""Labels whose action is the hands opening or closing: per-hand texts tell the events only."""
 
 MAX_STORY_ITEMS = 7
 """At most this many events in a detailed caption (the rest would read as a log)."""
@@ -161,8 +166,13 @@ class _Writer:
         aa, pa, ab, pb = (c.agent_a, c.part_a, c.agent_b, c.part_b) \
             if isinstance(c, DetectedContact) else (c.agent, c.part, c.other_agent, c.other_part)
         if aa != ab and pa == pb:
-            both = _plural(_part_words(pa))
-            return ("both " + both if self.mode == "bimanual" else "their " + both), ""
+            words = _part_words(pa)
+            if self.mode == "duet":
+                return "their " + _plural(words), ""
+            return (f"the {words} of both hands" if words.endswith("s")
+                    else "both " + _plural(words)), ""
+        if aa == ab and self.mode == "duet":  # one person's own fingers
+            return self.part_phrase(aa, pa, names), _part_words(pb)
         return self.part_phrase(aa, pa, names), self.part_phrase(ab, pb, names)
 
     def pair_clause(self, slot: str, c, names: dict[str, str], **kw) -> str:
@@ -201,6 +211,13 @@ class _Writer:
             return n if n == self.ev.repetitions or n in self.ev.cycles.values() else 1
         return self.ev.repetitions
 
+    def cycling_hands(self) -> dict[tuple[str, str], int]:
+        """(agent, hand part) -> closings, for hands that close two or more times."""
+        closes: dict[tuple[str, str], int] = {}
+        for e in self.ev.of_kind("close_hand"):
+            closes[(e.agent, e.part)] = closes.get((e.agent, e.part), 0) + 1
+        return {k: n for k, n in closes.items() if n >= 2}
+
     def hand_used(self) -> str | None:
         """Side of the lead agent's hand in its first contact (duet), if a hand touched."""
         for c in self.ev.contacts:
@@ -215,8 +232,10 @@ class _Writer:
     def short_captions(self) -> list[str]:
         first = _sentence(self.clause(self.pick(("names", "anon"))))
         noun = self.pick(self.phrases.noun)
-        pattern = self.words(f"short.noun.{self.mode}")
-        second = _sentence(pattern.format(Noun=capitalize(noun), noun=noun, subj=self.subject()))
+        one_hand = self.mode == "bimanual" and not self.phrases.symmetric
+        pattern = self.words(f"short.noun.{self.mode}" + (".one" if one_hand else ""))
+        second = _sentence(pattern.format(Noun=capitalize(noun), noun=noun, subj=self.subject(),
+                                          side=self.side))
         return [first, second]
 
     def who_sentence(self, names: dict[str, str]) -> str:
@@ -230,7 +249,7 @@ class _Writer:
     def medium_caption(self) -> str:
         names = self.names()
         main = self.clause("names")
-        n = self.repetitions()
+        n = self.repetitions() if self.label in COUNTABLE_LABELS[self.mode] else 1
         count = self.count_phrase(n) if n >= 2 else ""
         speed = self.speed_words()
         body = self.words("medium.tail").format(main=main, count=count, speed=speed,
@@ -275,8 +294,25 @@ class _Writer:
                     name=names[e.agent], other=names[e.other_agent])))
             else:
                 items.append((e.start, self.words(f"ev.{e.kind}.duet.both").format(subj=subj)))
-        # Hand closing/opening: simultaneous changes of like hands are told together.
+        # A hand that closes and opens again and again is told once, with a count; then
+        # simultaneous changes of like hands are told together.
         flex = ev.of_kind("close_hand", "open_hand")
+        many = self.cycling_hands()
+        if many:
+            first = min(e.start for e in flex if (e.agent, e.part) in many)
+            counts = set(many.values())
+            if len(many) >= 2 and len(counts) == 1:
+                side_words = {_part_words(part) for _, part in many}
+                hands = "both " + (_plural(side_words.pop()) if len(side_words) == 1
+                                   else "hands")
+                items.append((first, self.words("ev.open_close_many").format(
+                    hands=hands, count=self.count_phrase(counts.pop()))))
+            else:
+                for (agent, part), n in many.items():
+                    items.append((first, self.part_phrase(agent, part, names) + " " +
+                                  self.words("hand.open_close_many").format(
+                                      count=self.count_phrase(n))))
+            flex = [e for e in flex if (e.agent, e.part) not in many]
         used = set()
         for i, e in enumerate(flex):
             if i in used:
@@ -330,7 +366,8 @@ class _Writer:
             return _sentence(f"{subject} {texts[0]}")
         head = ", ".join(texts[:-1])
         tail = self.words("agent.finally" if len(texts) >= 3 else "agent.then")
-        return _sentence(f"{subject} {head}, {tail} {texts[-1]}")
+        comma = "," if len(texts) >= 3 or not tail.startswith("and") else ""
+        return _sentence(f"{subject} {head}{comma} {tail} {texts[-1]}")
 
     def role_phrase(self, agent: str, other_name: str) -> str:
         lp = self.phrases
@@ -360,17 +397,29 @@ class _Writer:
         for e in ev.of_kind("approach", "retreat"):
             if e.agent in ("", agent):
                 segs.append((e.start, self.words(f"ag.{e.kind}").format(other=names[other])))
+        many = self.cycling_hands()
+        for (who, part), n in many.items():
+            if who == agent:
+                first = min(e.start for e in ev.of_kind("close_hand")
+                            if (e.agent, e.part) == (who, part))
+                segs.append((first, self.words("ag.open_close_many").format(
+                    side=part.split("_")[0], count=self.count_phrase(n))))
         for e in ev.of_kind("close_hand", "open_hand"):
-            if e.agent == agent:
+            if e.agent == agent and (e.agent, e.part) not in many:
                 segs.append((e.start, self.words(f"ag.{e.kind}").format(
                     side=e.part.split("_")[0])))
-        for c in ev.contacts[:1]:
-            if agent in (c.agent_a, c.agent_b) and c.agent_a != c.agent_b:
-                own, theirs = (c.part_a, c.part_b) if c.agent_a == agent else (c.part_b, c.part_a)
+        for c in [c for c in ev.contacts if c.agent_a != c.agent_b][:1]:
+            own, theirs = (c.part_a, c.part_b) if c.agent_a == agent else (c.part_b, c.part_a)
+            # Told by the one whose hand touches; a torso does not "touch" a hand.
+            if agent in (c.agent_a, c.agent_b) and own.endswith(_HAND_PART_ENDINGS):
                 segs.append((c.start + 1, self.words("ag.touch").format(
                     own=_part_words(own), other=names[other], part=_part_words(theirs))))
         if len(segs) == 1 and self._is_idle(agent, other):
             segs.append((ev.num_frames, self.words("ag.idle")))
+        # An event phrase that repeats the role's verb ("approaches ..., approaches ... and
+        # says hello") adds nothing.
+        role_verb = segs[0][1].split()[0]
+        segs = segs[:1] + [sg for sg in segs[1:] if sg[1].split()[0] != role_verb]
         return self._join_segments(names[agent], segs)
 
     def hand_text(self, agent: str, other: str, names: dict[str, str]) -> str:
@@ -378,10 +427,13 @@ class _Writer:
         idle = self._is_idle(agent, other)
         segs: list[tuple[int, str]] = []
         role = self.role_phrase(agent, names[other])
-        if not (idle and not self.phrases.symmetric and agent != self.lead_agent):
+        flex = [e for e in ev.of_kind("close_hand", "open_hand") if e.agent == agent]
+        # Where the gesture is the opening and closing itself, the events say it better.
+        if not (idle and not self.phrases.symmetric and agent != self.lead_agent) and \
+                not (flex and self.label in FLEXION_LABELS):
             segs.append((self._role_frame(), role))
         shape = next((h for h in ev.hand_shapes if h.agent == agent), None)
-        if shape is not None and not idle:
+        if shape is not None and not idle and not flex:
             fingers = [f for f in shape.extended if f != "thumb"]
             if shape.state == "closed" and not shape.extended:
                 segs.append((ev.key_frame, self.words("shape.fist")))
@@ -392,16 +444,25 @@ class _Writer:
                 listed = words[0] if len(words) == 1 else \
                     ", ".join(words[:-1]) + " and " + words[-1]
                 segs.append((ev.key_frame, self.words("shape.fingers").format(fingers=listed)))
-        for e in ev.of_kind("close_hand", "open_hand"):
-            if e.agent == agent:
+        closings = sum(e.kind == "close_hand" for e in flex)
+        if closings >= 2:
+            segs.append((flex[0].start, self.words("hand.open_close_many").format(
+                count=self.count_phrase(closings))))
+        else:
+            for e in flex:
                 segs.append((e.start, self.words("hand.close" if e.kind == "close_hand"
                                                   else "hand.open")))
+        pinches = [c for c in ev.contacts if c.agent_a == c.agent_b == agent]
+        if pinches:
+            n = len(pinches)
+            segs.append((pinches[0].start, self.words("hand.self_touch").format(
+                count=self.count_phrase(n) if n >= 2 else "")))
         for e in ev.of_kind("finger_curl", "finger_extend")[:4]:
             if e.agent == agent:
                 finger = _part_words(e.part)
                 segs.append((e.start, self.words(f"hand.{e.kind}").format(finger=finger)))
-        for c in ev.contacts[:1]:
-            if agent in (c.agent_a, c.agent_b) and c.agent_a != c.agent_b:
+        for c in [c for c in ev.contacts if c.agent_a != c.agent_b][:1]:
+            if agent in (c.agent_a, c.agent_b):
                 own = c.part_a if c.agent_a == agent else c.part_b
                 segs.append((c.start + 1, self.words("hand.touch").format(
                     other=names[other], own=_part_words(own))))
@@ -417,13 +478,15 @@ class _Writer:
         ev = self.ev
         names = self.names()
         if self.mode == "duet":
-            dist = self.words("inter.distance.duet").format(
-                d0=f"{ev.distance_start_m:.1f}", d1=f"{ev.distance_end_m:.1f}",
-                dmin=f"{ev.distance_min_m:.1f}")
+            d0, d1, dmin = (f"{v:.1f}" for v in (ev.distance_start_m, ev.distance_end_m,
+                                                  ev.distance_min_m))
+            closer = ev.distance_min_m < min(ev.distance_start_m, ev.distance_end_m) - 0.1
         else:
-            dist = self.words("inter.distance.bimanual").format(
-                d0=f"{100 * ev.distance_start_m:.0f}", d1=f"{100 * ev.distance_end_m:.0f}",
-                dmin=f"{100 * ev.distance_min_m:.0f}")
+            d0, d1, dmin = (f"{100 * v:.0f}" for v in (ev.distance_start_m, ev.distance_end_m,
+                                                        ev.distance_min_m))
+            closer = ev.distance_min_m < min(ev.distance_start_m, ev.distance_end_m) - 0.03
+        slot = f"inter.distance_min.{self.mode}" if closer else f"inter.distance.{self.mode}"
+        dist = self.words(slot).format(d0=d0, d1=d1, dmin=dmin)
         sentences = [_sentence(dist)]
         groups: dict[tuple, list[DetectedContact]] = {}
         for c in ev.contacts:

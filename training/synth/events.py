@@ -212,16 +212,18 @@ class ClipEvents:
 
 def _smooth(x: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average along axis 0 with edge padding (keeps the length)."""
-    if window <= 1 or x.shape[0] < 3:
+    n = x.shape[0]
+    if window <= 1 or n < 3:
         return x
-    window = min(window, x.shape[0])
+    window = min(window, n)
     window -= 1 - window % 2  # odd, so the average is centred
     half = window // 2
-    pad = [(half, half)] + [(0, 0)] * (x.ndim - 1)
-    xp = np.pad(x, pad, mode="edge")
+    xp = np.concatenate([np.repeat(x[:1], half, axis=0), x, np.repeat(x[-1:], half, axis=0)])
     c = np.cumsum(xp, axis=0, dtype=np.float64)
-    c = np.concatenate([np.zeros((1,) + x.shape[1:]), c], axis=0)
-    return (c[window:] - c[:-window])[: x.shape[0]] / window
+    out = np.empty((n,) + x.shape[1:])
+    out[0] = c[window - 1]
+    out[1:] = c[window:] - c[:-window]
+    return out / window
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -356,11 +358,10 @@ def _hand_shapes(record: MotionRecord, curls: dict, frame: int) -> tuple[HandSha
     for (agent, side), curl in curls.items():
         c = curl[frame]
         mean = float(c[1:].mean())
-        # The thumb bends less than the fingers even when tucked; its limits are looser.
-        ext = [FINGERS[f] for f in range(5)
-               if c[f] < (FINGER_EXTENDED_BELOW_RAD + (0.4 if f == 0 else 0.0))]
-        cur = [FINGERS[f] for f in range(5) if c[f] > (FINGER_CURLED_ABOVE_RAD - (1.0 if f == 0
-                                                                                    else 0.0))]
+        # Only clear cases count: a finger half bent is neither extended nor curled. The
+        # thumb bends less than the fingers even when tucked, so its limits are looser.
+        ext = [FINGERS[f] for f in range(5) if c[f] < (0.6 if f else 0.9)]
+        cur = [FINGERS[f] for f in range(5) if c[f] > (2.4 if f else 1.4)]
         state = ("open" if mean < HAND_OPEN_BELOW_RAD else
                  "closed" if mean > HAND_CLOSED_ABOVE_RAD else "partly closed")
         shapes.append(HandShape(agent, side, tuple(ext), tuple(cur), mean, state))
@@ -382,14 +383,18 @@ def _part_radius(part: str) -> float:
 def _region(skeleton: str, part: str) -> str:
     """Coarse body region of a part, to avoid reporting the same touch twice."""
     if skeleton == "hand21":
-        return "hand"
+        return "hand" if part in ("palm", "fingertips", "hand", "fingers") else "digits"
     for side in ("left", "right"):
         if part.startswith(side + "_"):
             rest = part[len(side) + 1:]
-            if rest in ("arm", "forearm"):
+            if rest == "arm":
                 return f"{side}_arm"
+            if rest == "forearm":  # it ends at the wrist: palms touching bring forearms close
+                return f"{side}_hand"
             if rest in ("shoulder", "foot"):
                 return part
+            if rest in ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip"):
+                return f"{side}_digits"
             return f"{side}_hand"
     return part
 
@@ -401,12 +406,16 @@ def scan_pairs(record: MotionRecord) -> list[tuple[str, str, str, str]]:
         return []
     a, b = agents
     if record.skeleton == "hand21":
+        # Thumb-index touches within each hand (pinch, OK sign) come after the two-hand pairs.
         return [(a, "palm", b, "palm"), (a, "fingertips", b, "fingertips"),
-                (a, "hand", b, "hand")]
+                (a, "hand", b, "hand"), (a, "thumb_tip", a, "index_tip"),
+                (b, "thumb_tip", b, "index_tip")]
     if record.skeleton != "body22+hands":
         return []
     pairs = [(a, f"{sa}_hand", b, f"{sb}_hand") for sa in ("right", "left")
              for sb in ("right", "left")]
+    pairs += [(x, f"{side}_thumb_tip", x, f"{side}_index_tip") for x in (a, b)
+              for side in ("right", "left")]
     for x, y in ((a, b), (b, a)):
         for side in ("right", "left"):
             for target in ("right_shoulder", "left_shoulder", "torso", "head"):
@@ -422,15 +431,25 @@ def _part_index(skeleton: str, part: str) -> np.ndarray:
 
 
 def _pair_distance(record: MotionRecord, agent_a: str, part_a: str, agent_b: str,
-                   part_b: str, cutoff_m: float = np.inf) -> np.ndarray:
+                   part_b: str, cutoff_m: float = np.inf, cache: dict | None = None
+                   ) -> np.ndarray:
     """(T,) smallest joint-to-joint distance between two parts; frames where the parts are
     certainly farther apart than ``cutoff_m`` may hold any value above it (they are skipped
     with a centroid bound, which keeps the scan of many pairs cheap)."""
-    pa = record.joints[:, record.agent_index(agent_a)][:, _part_index(record.skeleton, part_a)]
-    pb = record.joints[:, record.agent_index(agent_b)][:, _part_index(record.skeleton, part_b)]
-    ca, cb = pa.mean(axis=1), pb.mean(axis=1)
-    ra = np.sqrt(((pa - ca[:, None]) ** 2).sum(-1)).max(axis=1)
-    rb = np.sqrt(((pb - cb[:, None]) ** 2).sum(-1)).max(axis=1)
+    cache = {} if cache is None else cache
+
+    def part(agent: str, name: str):
+        key = (agent, name)
+        if key not in cache:
+            pts = record.joints[:, record.agent_index(agent)][:, _part_index(record.skeleton,
+                                                                             name)]
+            centre = pts.mean(axis=1)
+            radius = np.sqrt(((pts - centre[:, None]) ** 2).sum(-1)).max(axis=1)
+            cache[key] = (pts, centre, radius)
+        return cache[key]
+
+    pa, ca, ra = part(agent_a, part_a)
+    pb, cb, rb = part(agent_b, part_b)
     lower = np.sqrt(((ca - cb) ** 2).sum(-1)) - ra - rb
     out = lower.astype(np.float64)
     near = np.flatnonzero(lower <= cutoff_m)
@@ -459,10 +478,12 @@ def detect_contacts(record: MotionRecord) -> list[DetectedContact]:
 
     accepted: list[DetectedContact] = []
     taken: dict[tuple, list[tuple[int, int]]] = {}
+    parts_cache: dict = {}
     for (aa, pa, ab, pb), declared in candidates:
         try:
             onset = _part_radius(pa) + _part_radius(pb) + CONTACT_MARGIN_M
-            dist = _pair_distance(record, aa, pa, ab, pb, onset + CONTACT_RELEASE_M)
+            dist = _pair_distance(record, aa, pa, ab, pb, onset + CONTACT_RELEASE_M,
+                                  parts_cache)
         except KeyError:
             continue  # a declared part this skeleton cannot resolve: nothing to measure
         runs = _hysteresis_runs(dist < onset, dist < onset + CONTACT_RELEASE_M)
@@ -621,7 +642,7 @@ def extract_events(record: MotionRecord) -> ClipEvents:
     rate = np.gradient(dist) * fps if t > 1 else np.zeros(t)
     for kind, mask in (("approach", rate < -th.approach_speed_mps),
                        ("retreat", rate > th.approach_speed_mps)):
-        for s, e in _merge(_runs(mask), max(1, int(round(0.1 * fps)))):
+        for s, e in _merge(_runs(mask), max(1, int(round(0.4 * fps)))):
             change = float(dist[min(e, t - 1)] - dist[s])
             if abs(change) >= th.approach_min_change_m:
                 # Name who walked: the agent whose anchor covered most of the change.
