@@ -35,6 +35,9 @@ def register_robot_configs(paths: list[str]) -> list[str]:
 def _cmd_robots(args: argparse.Namespace) -> int:
     from .registry import list_robots, load_robot, robot_summary
 
+    if args.check:
+        import mujoco
+
     register_robot_configs(args.robot_config)
     rows = []
     for name in list_robots():
@@ -52,7 +55,8 @@ def _cmd_robots(args: argparse.Namespace) -> int:
             row["error"] = summary.error
         if args.check and not summary.error:
             try:
-                model = load_robot(name)
+                model = load_robot(name)  # builds the Pinocchio model
+                mujoco.MjModel.from_xml_string(model.model_xml)
                 row["hand_scale"] = {s: round(h.scale, 4) for s, h in model.hands.items()}
             except Exception as exc:  # report every robot, do not stop at the first
                 row["error"] = str(exc)

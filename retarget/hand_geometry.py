@@ -11,8 +11,8 @@ the robot at rest:
   negated for a left hand, made orthogonal to X;
 - Z = X x Y.
 
-Handedness is then checked independently: curling the four fingers must move their tips toward
-the palm (-Z), and the thumb tip must lie on the thumb side (+Y right, -Y left). A hand that
+Handedness is then checked independently: starting to curl the four fingers must move their
+tips toward the palm (-Z), and the thumb tip must lie on the thumb side (+Y right, -Y left). A hand that
 fails is declared with the wrong side (or mislabelled fingers) and is refused, never mirrored.
 """
 
@@ -114,7 +114,7 @@ def check_handedness(geometry: HandGeometry, curled_wrist_m: dict[int, np.ndarra
     Args:
         geometry: the measured frame (``measure_hand``).
         curled_wrist_m: hand21 tip index -> (3,) tip position in the wrist frame with the
-            fingers curled (finger joints moved to their flexion limits).
+            fingers partly curled (finger joints moved part of the way to flexion).
         side: declared side.
         where: robot / hand named in the error.
 

@@ -602,14 +602,35 @@ def _apply_renames(hands: list[_PendingHand], renames: dict[str, dict[str, str]]
                           for site, body in hand.tip_sites.items()}
 
 
-def _rest_q(pin_model) -> np.ndarray:
+def _apply_couplings(pin_model, q: np.ndarray, couplings) -> np.ndarray:
+    """Set each coupled follower from its leader (clipped into the follower's limits)."""
+    for follower, leader, multiplier, offset in couplings:
+        jf = pin_model.joints[pin_model.getJointId(follower)]
+        jl = pin_model.joints[pin_model.getJointId(leader)]
+        value = offset + multiplier * q[jl.idx_q]
+        q[jf.idx_q] = np.clip(value, pin_model.lowerPositionLimit[jf.idx_q],
+                              pin_model.upperPositionLimit[jf.idx_q])
+    return q
+
+
+def _rest_q(pin_model, couplings=()) -> np.ndarray:
     import pinocchio as pin
 
     q = pin.neutral(pin_model)
     low, high = pin_model.lowerPositionLimit, pin_model.upperPositionLimit
     finite = np.isfinite(low) & np.isfinite(high) & (high >= low)
     q[finite] = np.clip(q[finite], low[finite], high[finite])
-    return q
+    return _apply_couplings(pin_model, q, couplings)
+
+
+def rest_configuration(robot: RobotModel) -> np.ndarray:
+    """The rest pose the registry measures hands on, as a Pinocchio configuration.
+
+    Every joint at 0 clipped into its limits (fingers open, arms as the model is drawn), then
+    coupled joints set from their leaders (the Ability hand's distal links sit at 0.72 rad);
+    a floating base at the origin, unrotated.
+    """
+    return _rest_q(robot.pin_model, robot.mimic)
 
 
 def _joint_table(pin_model, where: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, bool]:
@@ -644,19 +665,26 @@ def _finger_joints(pin_model, wrist_frame: int) -> list[str]:
             and pin_model.joints[j].nq == 1]
 
 
-def _curl_q(pin_model, q_rest: np.ndarray, joints: list[str]) -> np.ndarray:
+def _curl_q(pin_model, q_rest: np.ndarray, joints: list[str], couplings=(),
+            fraction: float = 0.3) -> np.ndarray:
+    """Fingers partly curled: each joint ``fraction`` of the way from rest to its flexion limit.
+
+    Flexion is taken as the long way from the open pose (the limit farther from zero). Only
+    the first part of the curl is used: a full fist can bring a tip back up level with a
+    resting tip that already hangs below the palm (the Ability hand's).
+    """
     q = q_rest.copy()
     for name in joints:
         joint = pin_model.joints[pin_model.getJointId(name)]
         low = pin_model.lowerPositionLimit[joint.idx_q]
         high = pin_model.upperPositionLimit[joint.idx_q]
         if np.isfinite(low) and np.isfinite(high):
-            # Flexion is the long way from the open pose: the limit farther from zero.
-            q[joint.idx_q] = high if abs(high) >= abs(low) else low
-    return q
+            target = high if abs(high) >= abs(low) else low
+            q[joint.idx_q] += fraction * (target - q[joint.idx_q])
+    return _apply_couplings(pin_model, q, couplings)
 
 
-def _hand_mapping(pin_model, hand: _PendingHand, robot: str) -> HandMapping:
+def _hand_mapping(pin_model, hand: _PendingHand, robot: str, couplings) -> HandMapping:
     import pinocchio as pin
 
     cfg, where = hand.config, hand.yaml
@@ -678,10 +706,10 @@ def _hand_mapping(pin_model, hand: _PendingHand, robot: str) -> HandMapping:
         world_to_wrist = data.oMf[wrist].inverse()
         return {k: world_to_wrist.act(data.oMf[i].translation).copy() for k, i in ids.items()}
 
-    q_rest = _rest_q(pin_model)
+    q_rest = _rest_q(pin_model, couplings)
     try:
         geometry = measure_hand(points(q_rest), cfg.side)
-        curled = points(_curl_q(pin_model, q_rest, finger_joints))
+        curled = points(_curl_q(pin_model, q_rest, finger_joints, couplings))
         check_handedness(geometry, {TIP[f]: curled[TIP[f]] for f in TIP if TIP[f] in curled},
                          cfg.side, f"{robot} hands.{cfg.side}")
     except HandednessError as exc:
@@ -719,7 +747,7 @@ def load_robot(name: str) -> RobotModel:
         joint_names, lower, upper, floating = _joint_table(pin_model, config.path)
         hands = {}
         for hand in comp.hands:
-            hands[hand.config.side] = _hand_mapping(pin_model, hand, name)
+            hands[hand.config.side] = _hand_mapping(pin_model, hand, name, couplings)
         model = RobotModel(
             name=name,
             source=" + ".join(comp.sources),
@@ -782,5 +810,5 @@ def robot_summary(name: str) -> RobotSummary:
 __all__ = [
     "FREE_JOINT_NAME", "ModelLoadError", "RobotConfig", "RobotConfigError", "RobotSummary",
     "UnknownRobotError", "get_robot_config", "list_robots", "load_robot", "parse_robot_config",
-    "register_robot_yaml", "robot_summary",
+    "register_robot_yaml", "rest_configuration", "robot_summary",
 ]
