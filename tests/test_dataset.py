@@ -102,15 +102,26 @@ def test_output_folder_rules(standin_registry, tmp_path):
             ds.synthesize_dataset(**args, progress=False)
 
 
-def test_a_failing_generator_leaves_nothing_behind(standin_registry, tmp_path):
+def _diverging(rng):
+    raise ValueError("joint solver diverged")
+
+
+def _nan_clip(rng):
+    joints = np.zeros((5, 2, 62, 3))
+    joints[2, 1, 7] = np.nan
+    return MotionRecord(joints=joints)  # refused by the record itself (a MotionFileError)
+
+
+@pytest.mark.parametrize("generate, cause", [(_diverging, "diverged"),
+                                             (_nan_clip, "non-finite")])
+def test_a_failing_generator_leaves_nothing_behind(standin_registry, tmp_path, generate,
+                                                   cause):
     from dyad.training.synth import types as synth_types
 
-    def broken(rng):
-        raise ValueError("joint solver diverged")
-
-    standin_registry[("duet", "hug")] = synth_types.InteractionType("hug", "duet", broken, True)
+    standin_registry[("duet", "hug")] = synth_types.InteractionType("hug", "duet", generate, True)
     out = tmp_path / "broken"
-    with pytest.raises(RuntimeError, match=r"clip \d+ \(duet/hug, seed 0\).*diverged"):
+    # A generator bug is not bad user input: a RuntimeError naming the clip, not exit code 2.
+    with pytest.raises(RuntimeError, match=rf"clip \d+ \(duet/hug, seed 0\).*{cause}"):
         ds.synthesize_dataset("duet", 12, 0, out, progress=False)
     assert not out.exists() and not list(tmp_path.iterdir())
 

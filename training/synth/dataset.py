@@ -118,13 +118,11 @@ def _write_clip(task: tuple) -> dict:
     mode, index, seed, label, split, folder = task
     try:
         record = make_clip(_TYPES[label], index, seed, split)
-        rel = clip_file(mode, split, index)
-        record.save(Path(folder) / rel)
-    except DyadInputError:
-        raise
-    except Exception as exc:  # a generator bug: say which clip, keep the cause
+    except Exception as exc:  # a generator bug (even a bad record): say which clip
         raise RuntimeError(f"clip {index} ({mode}/{label}, seed {seed}) failed: "
                            f"{type(exc).__name__}: {exc}") from exc
+    rel = clip_file(mode, split, index)
+    record.save(Path(folder) / rel)  # DyadInputError naming the file if it cannot be written
     return {
         "id": f"{mode}_{index:06d}", "index": index, "split": split, "label": record.label,
         "caption": record.text, "captions": record.captions,
@@ -296,7 +294,7 @@ def synthesize_dataset(mode: str, clips: int, seed: int, out_dir: str | Path,
         meta_tmp.write_text(json.dumps(description, indent=2, sort_keys=True) + "\n",
                             encoding="utf-8")
         meta_tmp.replace(tmp / "dataset.json")
-        _move_into_place(tmp, out_dir)
+        _move_into_place(tmp, out_dir, overwrite)
         finished = True
     except OSError as exc:
         raise DyadInputError(f"--out {out_dir}: cannot write the dataset "
@@ -311,10 +309,12 @@ def synthesize_dataset(mode: str, clips: int, seed: int, out_dir: str | Path,
                           workers=n_workers, seconds=seconds)
 
 
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
+def _move_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
     """Rename the finished build to ``out_dir``, replacing an old dataset only at the end."""
     old = None
     if out_dir.exists():
+        # Checked again: something may have appeared there while this run was working.
+        _check_out_dir(out_dir, overwrite)
         if any(out_dir.iterdir()):
             old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
             out_dir.rename(old)

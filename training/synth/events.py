@@ -331,6 +331,9 @@ def _flexion_events(record: MotionRecord, curls: dict) -> list[KinematicEvent]:
         part = _hand_part(record, side)
         mean = _smooth(curl[:, 1:].mean(axis=1), smooth)
         hand_changes = []
+        span = curl.max(axis=0) - curl.min(axis=0)
+        if span.max() < FINGER_CURLED_ABOVE_RAD - FINGER_EXTENDED_BELOW_RAD:
+            continue  # no finger changes state, so neither does the hand
         for old, new, last, first in _transitions(
                 _state_track(mean, HAND_OPEN_BELOW_RAD, HAND_CLOSED_ABOVE_RAD)):
             kind = "close_hand" if new > old else "open_hand"
@@ -339,6 +342,8 @@ def _flexion_events(record: MotionRecord, curls: dict) -> list[KinematicEvent]:
                                          value=float(mean[first] - mean[last])))
         window = int(round(0.4 * record.fps))
         for f, finger in enumerate(FINGERS):
+            if span[f] < FINGER_CURLED_ABOVE_RAD - FINGER_EXTENDED_BELOW_RAD:
+                continue
             track = _state_track(_smooth(curl[:, f], smooth),
                                  FINGER_EXTENDED_BELOW_RAD, FINGER_CURLED_ABOVE_RAD)
             for old, new, last, first in _transitions(track):
@@ -486,6 +491,8 @@ def detect_contacts(record: MotionRecord) -> list[DetectedContact]:
                                   parts_cache)
         except KeyError:
             continue  # a declared part this skeleton cannot resolve: nothing to measure
+        if float(dist.min()) >= onset:
+            continue
         runs = _hysteresis_runs(dist < onset, dist < onset + CONTACT_RELEASE_M)
         runs = [(s, e) for s, e in _merge(runs, MAX_CONTACT_GAP_FRAMES)
                 if e - s >= MIN_CONTACT_FRAMES]
@@ -524,6 +531,8 @@ def _swings(signal: np.ndarray, min_swing: float) -> tuple[int, int]:
     """(peaks, dips) of a 1-D signal: turning points that stand out by ``min_swing`` from the
     turning point before (a zigzag filter, so a slow drift does not count). The start of the
     signal is not a turning point; the end is one if the signal got there by a full swing."""
+    if signal.size < 2 or float(signal.max() - signal.min()) < min_swing:
+        return 0, 0  # cannot hold a single swing (most channels of a still hand)
     kinds: list[int] = []  # +1 peak, -1 dip
     start = float(signal[0])
     hi = lo = start
@@ -594,8 +603,8 @@ def _cycles(record: MotionRecord, dist: np.ndarray, contacts, curls: dict,
         across /= np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
         out[f"{key}:turn"] = _swings(_smooth(_principal(across), smooth), 0.25)[0]
         per_finger = curls[(agent, side)]
-        out[f"{key}:fingers"] = max(_swings(_smooth(per_finger[:, f], smooth), 0.5)[0]
-                                    for f in range(5))
+        busiest = int(np.argmax(per_finger.max(axis=0) - per_finger.min(axis=0)))
+        out[f"{key}:fingers"] = _swings(_smooth(per_finger[:, busiest], smooth), 0.5)[0]
         curl = curls[(agent, side)][:, 1:].mean(axis=1)
         out[f"{key}:curl"] = _swings(_smooth(curl, smooth), 0.6)[0]
         gap = np.linalg.norm(pts[:, 4] - pts[:, 8], axis=-1)
