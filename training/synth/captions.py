@@ -189,14 +189,15 @@ class _Writer:
         if self.mode == "bimanual":
             return pattern.format(subj=self.subject(), side=self.side,
                                   other_side=self.other_side)
+        side = self.hand_used() or self.side
         if "{a}" in pattern or "{b}" in pattern:
             if names_style == "anon":
                 a, b = self.anon()
             else:
                 names = self.names()
                 a, b = names[self.lead_agent], names[self.other_agent]
-            return pattern.format(a=a, b=b)
-        return pattern.format(subj=self.subject())
+            return pattern.format(a=a, b=b, side=side)
+        return pattern.format(subj=self.subject(), side=side)
 
     def speed_words(self) -> str:
         return self.words(f"speed.{self.ev.speed}")
@@ -256,7 +257,7 @@ class _Writer:
                                                Speed=capitalize(speed))
         if self.mode == "duet":
             side = self.hand_used()
-            if side:
+            if side and not re.search(rf"\b{side}\b", main):  # not twice
                 body += ", " + self.words("hand.using").format(side=side)
         parts = [_sentence(body), self.who_sentence(names)]
         if self.rng.random() < 0.5:
@@ -372,8 +373,9 @@ class _Writer:
     def role_phrase(self, agent: str, other_name: str) -> str:
         lp = self.phrases
         options = lp.lead if lp.symmetric or agent == self.lead_agent else lp.follow
+        side = (self.hand_used() or self.side) if self.mode == "duet" else self.side
         return self.pick(options).format(other=other_name, other_side=self.other_side,
-                                         side=self.side)
+                                         side=side)
 
     def agent_texts(self) -> dict[str, str]:
         names = self.names()

@@ -13,7 +13,8 @@ Book entries are ``str.format`` patterns. Placeholders:
 ``{subj}``   the group (duet: "two people"; bimanual: the person, "someone")
 ``{a}``      duet: the agent who initiates; ``{b}``: the other one
 ``{other}``  in an agent or hand phrase: the other agent or hand
-``{side}``   bimanual: the side of the acting hand; ``{other_side}``: the other side
+``{side}``   the side of the acting hand (duet: the hand that touches, else the generator's
+             ``handedness``); ``{other_side}``: the other side
 ``{n}``      a count (a number word or digits); ``{t}``: seconds; ``{d}``: a distance
 ``{x}``/``{y}``  the two parts (or agents) of an event; ``{name}``: an agent; ``{hand}``: a hand
 
@@ -77,10 +78,10 @@ DUET_PHRASES: dict[str, tuple[LabelPhrases, LabelPhrases]] = {
              "{subj} exchange a handshake", "{subj} greet each other with a handshake"],
             ["a handshake", "a firm handshake"],
             ["shakes hands with {other}", "reaches out and shakes {other}'s hand"]),
-        _lp(["{subj} clasp each other's right hand in greeting",
-             "{subj} grip right hands and pump them"],
-            ["a greeting clasp of right hands"],
-            ["clasps {other}'s right hand in greeting", "grips and pumps {other}'s right hand"]),
+        _lp(["{subj} clasp each other's {side} hand in greeting",
+             "{subj} grip {side} hands and pump them"],
+            ["a greeting clasp of hands"],
+            ["clasps {other}'s {side} hand in greeting", "grips and pumps {other}'s {side} hand"]),
     ),
     "high_five": (
         _lp(["{subj} give each other a high five", "{subj} high-five each other",
@@ -528,7 +529,7 @@ to three, a walk-up greeting) never get one, whatever the generator repeated ins
 WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # Subjects and names.
     "duet.group": (("two people", "a pair of people", "the two people"),
-                   ("two individuals", "a duo", "the two participants")),
+                   ("two individuals", "both participants", "the two participants")),
     "duet.names": (("person A|person B", "the first person|the second person"),
                    ("participant A|participant B", "the first individual|the second individual")),
     "duet.anon": (("one person|the other", "someone|another person"),
