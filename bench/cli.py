@@ -89,7 +89,12 @@ def discover() -> tuple[dict[str, ModuleType], dict[str, str]]:
 
 def _summary(module: ModuleType) -> str:
     doc = (module.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else "(no description)"
+    line = doc.splitlines()[0] if doc else "(no description)"
+    # "``dyad bench NAME``: what it measures" -> "what it measures": the list shows the name.
+    for prefix in (f"``dyad bench {module.NAME}``:", f"dyad bench {module.NAME}:"):
+        if line.startswith(prefix):
+            return line[len(prefix):].strip() or line
+    return line
 
 
 def _listing() -> str:

@@ -1,4 +1,4 @@
-"""Skeleton rendering speed: frames per second drawing a synthetic two-agent clip, and writing it.
+"""Skeleton rendering speed: frames per second drawing a synthetic two-agent clip.
 
 The clip is built here from the rest poses of :mod:`dyad.skeletons` (arms and fingers moving,
 a contact in the middle third, so the red-contact path is timed too). ``render_fps`` is the

@@ -221,6 +221,11 @@ class SkeletonRenderer:
             self._camera_at(0))
         self._strip = self._draw_strip_base() if caption else None
 
+    @property
+    def viewport_height(self) -> int:
+        """Rows of the image above the caption strip (all of them without a caption)."""
+        return self._viewport_h
+
     # ---------------------------------------------------------------- set-up
 
     def _prepare_skeleton_tables(self) -> None:
@@ -669,8 +674,8 @@ def _write_mp4(path: Path, frames: Iterator[np.ndarray], renderer: SkeletonRende
     import imageio_ffmpeg
 
     writer = imageio_ffmpeg.write_frames(
-        str(path), renderer.size, fps=renderer.fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
-        quality=None, macro_block_size=2, ffmpeg_log_level="error",
+        str(path), renderer.size, fps=renderer.fps, codec="libx264", pix_fmt_in="rgb24",
+        pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
         output_params=["-crf", "20", "-preset", "veryfast", "-movflags", "+faststart"],
     )
     writer.send(None)  # start ffmpeg

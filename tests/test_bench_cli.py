@@ -90,7 +90,7 @@ def toy_package(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "toy.py").write_text(textwrap.dedent('''
-        """Counts to N.
+        """``dyad bench toy``: Counts to N.
 
         Second line is not listed.
         """
@@ -135,6 +135,7 @@ def test_help_lists_the_toy_and_marks_the_broken_module(toy_package, capsys):
         main(["bench", "-h"])
     out = capsys.readouterr().out
     assert "Counts to N." in out and "Second line" not in out
+    assert "``dyad bench toy``" not in out  # the list already shows the name
     assert "broken" in out and "unavailable" in out
 
 

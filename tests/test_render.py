@@ -101,7 +101,7 @@ def test_contact_joints_are_red_in_the_picture_not_only_the_caption(record):
 
 def test_caption_names_the_contact_in_red_in_the_strip():
     renderer = SkeletonRenderer(duet_record(), size=(320, 240))
-    strip_top = renderer._viewport_h
+    strip_top = renderer.viewport_height
     inside, outside = renderer.frame(CONTACT[0]), renderer.frame(0)
     assert red_pixels(inside[strip_top:]) > 0
     assert red_pixels(outside[strip_top:]) == 0
