@@ -581,6 +581,21 @@ def read_joint_couplings(model) -> list[JointCoupling]:
     return couplings
 
 
+def read_spec_joint_couplings(spec) -> list[JointCoupling]:
+    """The linear joint equalities of an uncompiled spec (no tendons: those need a compile)."""
+    import mujoco
+
+    couplings = []
+    for eq in spec.equalities:
+        if eq.type != mujoco.mjtEq.mjEQ_JOINT or not eq.active or not eq.name2:
+            continue
+        coef = np.asarray(eq.data[:5], dtype=float)
+        if np.any(np.abs(coef[2:]) > 1e-12):
+            continue
+        couplings.append(JointCoupling(eq.name1, eq.name2, float(coef[1]), float(coef[0])))
+    return couplings
+
+
 def build_pinocchio_model(xml: str, source: str = ""):
     """Pinocchio model of MJCF text, built by Pinocchio's own MJCF parser.
 
@@ -598,6 +613,56 @@ def build_pinocchio_model(xml: str, source: str = ""):
         raise ModelLoadError(source, f"Pinocchio cannot build the model: {exc}") from None
     finally:
         os.unlink(tmp)
+
+
+def body_tip_offsets(spec, bodies, margin_m: float = 0.002, source: str = ""
+                     ) -> dict[str, np.ndarray]:
+    """``body_tip_offset`` of several bodies without compiling the whole model.
+
+    Only those bodies' mesh geoms go into a small model of their own (a humanoid's other
+    meshes would cost seconds of processing); vertices come out in each body's frame.
+
+    Args:
+        spec: the model the bodies belong to.
+        bodies: body names.
+        margin_m: see ``body_tip_offset``.
+        source: file named in errors.
+    """
+    import mujoco
+
+    mini = mujoco.MjSpec()
+    added: set[str] = set()
+    for name in bodies:
+        body = spec.body(name)
+        if body is None:
+            raise ModelLoadError(source, f"no body {name!r} to place a fingertip on")
+        target = mini.worldbody.add_body(name=name)
+        for geom in body.geoms:
+            if geom.type != mujoco.mjtGeom.mjGEOM_MESH or not geom.meshname:
+                continue
+            mesh = spec.mesh(geom.meshname)
+            if mesh.name not in added:
+                copy = mini.add_mesh(name=mesh.name, file=mesh.file, scale=list(mesh.scale),
+                                     refpos=list(mesh.refpos), refquat=list(mesh.refquat),
+                                     inertia=mesh.inertia)
+                if len(mesh.uservert):
+                    copy.uservert = list(mesh.uservert)
+                    copy.userface = list(mesh.userface)
+                added.add(mesh.name)
+            quat = geom.quat
+            if geom.alt.type != mujoco.mjtOrientation.mjORIENTATION_QUAT:
+                quat = spec.resolve_orientation(bool(spec.compiler.degree),
+                                                spec.compiler.eulerseq, geom.alt)
+            target.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH, meshname=mesh.name,
+                            pos=list(geom.pos), quat=list(quat))
+    model = compile_spec(mini, source)
+    offsets = {}
+    for name in bodies:
+        try:
+            offsets[name] = body_tip_offset(model, name, margin_m)
+        except ValueError as exc:
+            raise ModelLoadError(source, str(exc)) from None
+    return offsets
 
 
 def body_tip_offset(model, body: str, margin_m: float = 0.002) -> np.ndarray:

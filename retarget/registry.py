@@ -34,7 +34,7 @@ from .model_loading import (
     ModelLoadError,
     add_joint_coupling,
     attach_spec,
-    body_tip_offset,
+    body_tip_offsets,
     build_pinocchio_model,
     compile_spec,
     default_class_names,
@@ -44,6 +44,7 @@ from .model_loading import (
     name_unnamed_bodies,
     place_roots_at_origin,
     read_joint_couplings,
+    read_spec_joint_couplings,
     remove_elements,
     rename_frames,
     resolve_model_file,
@@ -57,7 +58,7 @@ ENV_CACHE_DIR = "DYAD_CACHE_DIR"
 SIDES = ("left", "right")
 FINGER_NAMES = ("thumb", "index", "middle", "ring", "pinky")
 # Bump when the composition changes what ends up in the XML, so disk caches are not reused.
-_COMPOSE_VERSION = 5
+_COMPOSE_VERSION = 6
 
 
 class UnknownRobotError(DyadInputError, KeyError):
@@ -577,16 +578,21 @@ def _compose_xml(name: str, comp: _Composition) -> tuple[str, list[tuple], str]:
     if cached is not None:
         return cached["xml"], [tuple(c) for c in cached["mimic"]], key
     source = comp.sources[0]
-    model = compile_spec(spec, source)
-    for hand in comp.hands:
-        for site_name, body in hand.tip_sites.items():
-            try:
-                spec.site(site_name).pos = body_tip_offset(model, body)
-            except ValueError as exc:
-                raise RobotConfigError(hand.yaml, f"hands.{hand.config.side}: cannot place a "
-                                       f"fingertip: {exc}; name the tip frame with 'tip'") from None
-    couplings = [(c.follower, c.leader, c.multiplier, c.offset)
-                 for c in read_joint_couplings(model)]
+    tips = {site: body for hand in comp.hands for site, body in hand.tip_sites.items()}
+    if tips:
+        try:
+            offsets = body_tip_offsets(spec, sorted(set(tips.values())), source=source)
+        except ModelLoadError as exc:
+            raise RobotConfigError(comp.hands[0].yaml, f"cannot place a fingertip site: "
+                                   f"{exc.reason}; name an existing tip frame with 'tip'") from None
+        for site, body in tips.items():
+            spec.site(site).pos = offsets[body]
+    if len(spec.tendons):
+        # Tendon couplings (the Shadow hand's) are only readable from a compiled model.
+        found = read_joint_couplings(compile_spec(spec, source))
+    else:
+        found = read_spec_joint_couplings(spec)
+    couplings = [(c.follower, c.leader, c.multiplier, c.offset) for c in found]
     xml = spec_to_xml(spec, source)
     _cache_write(name, key, {"xml": xml, "mimic": couplings})
     return xml, couplings, key
