@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -247,9 +248,14 @@ def synthesize_dataset(mode: str, clips: int, seed: int, out_dir: str | Path,
                 rows = map(_write_clip, tasks)
                 pool = None
             else:
-                # fork: workers inherit the registry (and any types registered at run time).
+                # fork: workers inherit the registry (and any types registered at run time);
+                # a process already running threads (torch, a GUI) forks unsafely, so it
+                # starts clean workers that register the types themselves.
                 methods = multiprocessing.get_all_start_methods()
-                ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+                single = threading.active_count() == 1
+                ctx = multiprocessing.get_context(
+                    "fork" if "fork" in methods and single else
+                    "forkserver" if "forkserver" in methods else "spawn")
                 pool = ctx.Pool(n_workers, initializer=_init_worker, initargs=(mode,))
                 chunk = max(1, min(32, clips // (n_workers * 8)))
                 rows = pool.imap(_write_clip, tasks, chunksize=chunk)
