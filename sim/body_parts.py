@@ -1,0 +1,194 @@
+"""Robot bodies behind Dyad's contact part names, and what kind of thing each body is.
+
+Contact parts are the names of ``dyad.skeletons`` (``palm``, ``fingers``, ``fingertips``,
+``index_tip``..., ``hand``; ``right_palm``, ``left_index_tip``... on humanoids). They map to
+robot bodies through each robot's :class:`~dyad.retarget.robot_model.HandMapping`:
+
+- ``hand``: the wrist body and everything below it;
+- a finger: the bodies from its tip frame up to (not including) the bodies that do not move
+  with finger joints; ``fingers`` is index to pinky (as in ``hand21``), ``fingertips`` the five
+  tip bodies, ``<finger>_tip`` one of them;
+- ``palm``: the hand's bodies that no finger joint moves.
+
+Body parts of humanoids (``torso``, ``head``, ``left_arm``...) have no mapping in the registry;
+they are matched by body-name patterns (``BODY_PART_PATTERNS``) and reported as unchecked when
+nothing matches.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import numpy as np
+
+from dyad.skeletons import FINGERS, FINGERTIPS
+
+from .scene import Scene, SceneInstance
+
+HAND_PARTS = ("palm", "fingers", "fingertips", "hand") + tuple(f"{f}_tip" for f in FINGERS)
+BODY_PART_PATTERNS = {
+    "head": ("*head*", "*neck*"),
+    "torso": ("*torso*", "*waist*", "*chest*", "*pelvis*", "*trunk*", "*base_link*"),
+    "left_shoulder": ("l_*shoulder*", "left_*shoulder*", "l_upper_arm*"),
+    "right_shoulder": ("r_*shoulder*", "right_*shoulder*", "r_upper_arm*"),
+    "left_arm": ("l_*arm*", "left_*arm*", "l_*shoulder*", "l_*elbow*", "left_*elbow*"),
+    "right_arm": ("r_*arm*", "right_*arm*", "r_*shoulder*", "r_*elbow*", "right_*elbow*"),
+    "left_forearm": ("l_lower_arm*", "l_*elbow*", "left_*elbow*", "l_*forearm*"),
+    "right_forearm": ("r_lower_arm*", "r_*elbow*", "right_*elbow*", "r_*forearm*"),
+    "left_foot": ("l_foot*", "left_foot*", "*left_ankle*", "l_*ankle*"),
+    "right_foot": ("r_foot*", "right_foot*", "*right_ankle*", "r_*ankle*"),
+}
+
+
+@dataclass
+class HandBodies:
+    """Body ids of one robot hand in a scene.
+
+    Attributes:
+        side: ``left`` or ``right``.
+        hand: every body of the hand (wrist body and below).
+        palm: bodies no finger joint moves.
+        fingers: finger name -> its bodies (tip to base order not kept).
+        tips: finger name -> the body carrying its tip frame.
+    """
+
+    side: str
+    hand: frozenset[int]
+    palm: frozenset[int]
+    fingers: dict[str, frozenset[int]]
+    tips: dict[str, int]
+
+
+def _frame_body(model, mujoco, name: str) -> int:
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+    if body >= 0:
+        return body
+    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
+    return int(model.site_bodyid[site]) if site >= 0 else -1
+
+
+def _subtree(model, root: int) -> set[int]:
+    out = {root}
+    for b in range(root + 1, model.nbody):
+        if model.body_parentid[b] in out:
+            out.add(b)
+    return out
+
+
+def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
+    """Every hand of ``instance``: side -> :class:`HandBodies`."""
+    import mujoco
+
+    model = scene.model
+    out = {}
+    for side, mapping in instance.robot.hands.items():
+        wrist = _frame_body(model, mujoco, instance.prefix + mapping.wrist_frame)
+        if wrist < 0:
+            continue
+        hand = _subtree(model, wrist)
+        finger_joint_ids = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, instance.prefix + j)
+                            for j in mapping.finger_joints}
+        moved = set()
+        for b in sorted(hand):
+            own = set(range(model.body_jntadr[b], model.body_jntadr[b] + model.body_jntnum[b]))
+            if b != wrist and (own & finger_joint_ids or model.body_parentid[b] in moved):
+                moved.add(b)
+        tips, fingers = {}, {}
+        for finger, index in zip(FINGERS, FINGERTIPS):
+            frame = mapping.keypoint_frames.get(index)
+            if frame is None:
+                continue
+            tip = _frame_body(model, mujoco, instance.prefix + frame)
+            if tip < 0:
+                continue
+            tips[finger] = tip
+            chain, b = set(), tip
+            while b in moved:
+                chain.add(b)
+                b = int(model.body_parentid[b])
+            fingers[finger] = frozenset(chain or {tip})
+        out[side] = HandBodies(side, frozenset(hand), frozenset(hand - moved), fingers, tips)
+    return out
+
+
+class PartResolver:
+    """Contact part names -> body-id sets for one scene (cached per instance)."""
+
+    def __init__(self, scene: Scene):
+        self.scene = scene
+        self.hands = [hand_bodies(scene, inst) for inst in scene.instances]
+        self._instance = {inst.name: k for k, inst in enumerate(scene.instances)}
+
+    def instance_index(self, name: str) -> int | None:
+        return self._instance.get(name)
+
+    def resolve(self, instance: str, part: str) -> frozenset[int]:
+        """Bodies of ``part`` on ``instance``; empty when the robot has no such part.
+
+        Raises:
+            KeyError: unknown instance.
+        """
+        k = self._instance[instance]
+        hands = self.hands[k]
+        side, name = None, part
+        for prefix in ("left_", "right_"):
+            if part.startswith(prefix) and part[len(prefix):] in HAND_PARTS:
+                side, name = prefix[:-1], part[len(prefix):]
+        if name in HAND_PARTS:
+            if side is None:
+                if len(hands) != 1:
+                    return frozenset()  # "palm" on a two-handed robot is ambiguous
+                side = next(iter(hands))
+            hand = hands.get(side)
+            return frozenset() if hand is None else self._hand_part(hand, name)
+        patterns = BODY_PART_PATTERNS.get(part, ())
+        inst = self.scene.instances[k]
+        out = set()
+        for b in inst.body_ids:
+            short = inst.unprefixed(self.scene.body_name(b))
+            if any(fnmatch.fnmatchcase(short, p) for p in patterns):
+                out.add(int(b))
+        return frozenset(out)
+
+    @staticmethod
+    def _hand_part(hand: HandBodies, name: str) -> frozenset[int]:
+        if name == "hand":
+            return hand.hand
+        if name == "palm":
+            return hand.palm
+        if name == "fingers":
+            return frozenset().union(*[hand.fingers.get(f, frozenset()) for f in FINGERS[1:]])
+        if name == "fingertips":
+            return frozenset(hand.tips.values())
+        finger = name[:-len("_tip")]
+        return frozenset({hand.tips[finger]}) if finger in hand.tips else frozenset()
+
+    def hand_of(self, instance: str, part: str) -> frozenset[int]:
+        """The whole hand that ``part`` belongs to (contacts anywhere on it are expected during
+        an interval), or the part itself for body parts."""
+        k = self._instance[instance]
+        bodies = self.resolve(instance, part)
+        for hand in self.hands[k].values():
+            if bodies and bodies <= hand.hand:
+                return hand.hand
+        return bodies
+
+    def body_roles(self) -> np.ndarray:
+        """(nbody,) role code per body: 0 world/floor, 1 other robot body, 2 palm, 3 finger."""
+        roles = np.zeros(self.scene.model.nbody, dtype=int)
+        for k, inst in enumerate(self.scene.instances):
+            roles[inst.body_ids] = 1
+            for hand in self.hands[k].values():
+                roles[list(hand.hand)] = 2
+                for bodies in hand.fingers.values():
+                    roles[list(bodies)] = 3
+        return roles
+
+    def body_hand(self) -> np.ndarray:
+        """(nbody,) index of the hand each body is on (instance * 2 + side), -1 elsewhere."""
+        out = np.full(self.scene.model.nbody, -1, dtype=int)
+        for k in range(len(self.scene.instances)):
+            for side, hand in self.hands[k].items():
+                out[list(hand.hand)] = 2 * k + (0 if side == "left" else 1)
+        return out

@@ -1,0 +1,213 @@
+"""Play a commanded trajectory in a scene and record what the simulated robot did, frame by frame.
+
+Between two frames the servo targets move linearly (positions) and the velocity feed-forward is
+the frame's finite-difference velocity; driven bases move the same way (quaternions by
+normalised linear interpolation). All substeps of a chunk run inside ``mujoco.rollout`` (C++,
+no Python per step); a :class:`Simulator` keeps the physics state between chunks, so a stream
+checked chunk by chunk simulates exactly like the whole trajectory at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scene import Scene, rest_qpos
+
+
+@dataclass
+class Recording:
+    """What one chunk did, one row per frame.
+
+    Attributes:
+        frame_start: trajectory frame number of row 0.
+        commanded: (T, J) commanded joint positions (scene column order).
+        qpos: (T, J) simulated joint positions at the end of each frame.
+        qvel: (T, J) simulated joint velocities.
+        force: (T, J) actuator force on each joint incl. gravity compensation (N m or N);
+            nan for mimic followers (moved by their leader through the coupling).
+        base_pos: (T, I, 3) and base_quat: (T, I, 4) the instances' base poses.
+        full_qpos: (T, nq) the scene's whole ``qpos`` (for contacts and rendering).
+    """
+
+    frame_start: int
+    commanded: np.ndarray
+    qpos: np.ndarray
+    qvel: np.ndarray
+    force: np.ndarray
+    base_pos: np.ndarray
+    base_quat: np.ndarray
+    full_qpos: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.commanded.shape[0])
+
+
+def _state_layout(model, mujoco) -> dict[str, slice]:
+    """Offsets of qpos / qvel inside a ``mjSTATE_FULLPHYSICS`` state vector."""
+    spec = int(mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    out, offset = {}, 0
+    for name in ("TIME", "QPOS", "QVEL"):
+        bit = int(getattr(mujoco.mjtState, f"mjSTATE_{name}"))
+        assert spec & bit
+        size = mujoco.mj_stateSize(model, bit)
+        out[name.lower()] = slice(offset, offset + size)
+        offset += size
+    return out
+
+
+def normalize_quats(quat: np.ndarray) -> np.ndarray:
+    """Unit quaternions (w first) with a non-negative w, so interpolation takes the short way."""
+    quat = quat / np.linalg.norm(quat, axis=-1, keepdims=True)
+    return np.where(quat[..., :1] < 0, -quat, quat)
+
+
+def substep_controls(scene: Scene, previous: np.ndarray, commanded: np.ndarray,
+                     base_prev: tuple[np.ndarray, np.ndarray],
+                     base: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(T * S, nu + 7 * nmocap) rollout controls for T frames after the frame ``previous``.
+
+    Args:
+        scene: the scene (servo actuator ids, substeps).
+        previous: (J,) commanded positions of the frame before the first.
+        commanded: (T, J) commanded positions.
+        base_prev: ((I, 3), (I, 4)) base pose of the frame before the first.
+        base: ((T, I, 3), (T, I, 4)) base poses.
+    """
+    model = scene.model
+    s = scene.substeps
+    t = commanded.shape[0]
+    prev = np.concatenate([previous[None], commanded[:-1]], axis=0)        # (T, J)
+    alpha = (np.arange(1, s + 1) / s)[None, :, None]                        # (1, S, 1)
+    targets = prev[:, None] + alpha * (commanded - prev)[:, None]           # (T, S, J)
+    velocity = (commanded - prev) * scene.fps                               # (T, J)
+    ctrl = np.zeros((t, s, model.nu))
+    act = scene.actuated
+    ctrl[:, :, scene.pos_actuator[act]] = targets[:, :, act]
+    ctrl[:, :, scene.vel_actuator[act]] = velocity[:, None, act]
+    pos_prev = np.concatenate([base_prev[0][None], base[0][:-1]], axis=0)  # (T, I, 3)
+    quat_prev = np.concatenate([base_prev[1][None], base[1][:-1]], axis=0)
+    a = alpha[..., None]                                                    # (1, S, 1, 1)
+    mocap_pos = pos_prev[:, None] + a * (base[0] - pos_prev)[:, None]       # (T, S, I, 3)
+    q0, q1 = quat_prev[:, None], base[1][:, None]
+    q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
+    mocap_quat = q0 + a * (q1 - q0)
+    mocap_quat /= np.linalg.norm(mocap_quat, axis=-1, keepdims=True)
+    order = np.array([inst.mocap_index for inst in scene.instances])
+    pos_all = np.zeros((t, s, model.nmocap, 3))
+    quat_all = np.zeros((t, s, model.nmocap, 4))
+    pos_all[:, :, order] = mocap_pos
+    quat_all[:, :, order] = mocap_quat
+    return np.concatenate([ctrl, pos_all.reshape(t, s, -1), quat_all.reshape(t, s, -1)],
+                          axis=-1).reshape(t * s, -1)
+
+
+CONTROL_SPEC_NAMES = ("mjSTATE_CTRL", "mjSTATE_MOCAP_POS", "mjSTATE_MOCAP_QUAT")
+
+
+def control_spec(mujoco) -> int:
+    spec = 0
+    for name in CONTROL_SPEC_NAMES:
+        spec |= int(getattr(mujoco.mjtState, name))
+    return spec
+
+
+class Simulator:
+    """Plays chunks of one trajectory in order, keeping the physics state between them.
+
+    Args:
+        scene: the scene to play in.
+    """
+
+    def __init__(self, scene: Scene):
+        import mujoco
+
+        self.scene = scene
+        self._mujoco = mujoco
+        self.data = mujoco.MjData(scene.model)
+        self._layout = _state_layout(scene.model, mujoco)
+        self._state: np.ndarray | None = None
+        self._warmstart: np.ndarray | None = None
+        self._last_command: np.ndarray | None = None
+        self._last_base: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._state is not None
+
+    def _initial_frame(self, commanded: np.ndarray, base_pos: np.ndarray,
+                       base_quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start at rest exactly on the first commanded frame; returns (full_qpos, sensordata)."""
+        mujoco, scene, data = self._mujoco, self.scene, self.data
+        mujoco.mj_resetData(scene.model, data)
+        data.qpos[:] = rest_qpos(scene.model)
+        data.qpos[scene.qpos_adr] = commanded
+        for k, inst in enumerate(scene.instances):
+            data.mocap_pos[inst.mocap_index] = base_pos[k]
+            data.mocap_quat[inst.mocap_index] = base_quat[k]
+        act = scene.actuated
+        data.ctrl[:] = 0.0
+        data.ctrl[scene.pos_actuator[act]] = commanded[act]
+        mujoco.mj_forward(scene.model, data)
+        spec = int(mujoco.mjtState.mjSTATE_FULLPHYSICS)
+        self._state = np.empty(mujoco.mj_stateSize(scene.model, spec))
+        mujoco.mj_getState(scene.model, data, self._state, spec)
+        self._warmstart = data.qacc_warmstart.copy()
+        return data.qpos.copy(), data.sensordata.copy()
+
+    def play(self, commanded: np.ndarray, base_pos: np.ndarray, base_quat: np.ndarray,
+             frame_start: int = 0) -> Recording:
+        """Simulate T frames; the first call starts at rest on the first frame.
+
+        Args:
+            commanded: (T, J) joint positions, scene column order.
+            base_pos: (T, I, 3) base positions (defaults for undriven instances).
+            base_quat: (T, I, 4) base orientations, w first.
+            frame_start: trajectory frame number of row 0 (for the recording).
+        """
+        from mujoco import rollout
+
+        mujoco, scene = self._mujoco, self.scene
+        commanded = np.asarray(commanded, dtype=np.float64)
+        base_quat = normalize_quats(np.asarray(base_quat, dtype=np.float64))
+        t = commanded.shape[0]
+        first_rows: list[tuple[np.ndarray, np.ndarray]] = []
+        if not self.started:
+            first_rows.append(self._initial_frame(commanded[0], base_pos[0], base_quat[0]))
+            self._last_command = commanded[0].copy()
+            self._last_base = (base_pos[0].copy(), base_quat[0].copy())
+            commanded_rest, pos_rest, quat_rest = commanded[1:], base_pos[1:], base_quat[1:]
+        else:
+            commanded_rest, pos_rest, quat_rest = commanded, base_pos, base_quat
+        n = commanded_rest.shape[0]
+        qpos_rows = [row[0] for row in first_rows]
+        sensor_rows = [row[1] for row in first_rows]
+        if n:
+            control = substep_controls(scene, self._last_command, commanded_rest,
+                                       self._last_base, (pos_rest, quat_rest))
+            state, sensordata = rollout.rollout(
+                scene.model, self.data, self._state[None], control[None],
+                control_spec=control_spec(mujoco), initial_warmstart=self._warmstart[None])
+            ends = np.arange(1, n + 1) * scene.substeps - 1
+            states = state[0, ends]
+            qpos_rows.extend(states[:, self._layout["qpos"]])
+            sensor_rows.extend(sensordata[0, ends])
+            self._state = state[0, -1].copy()
+            self._warmstart = self.data.qacc_warmstart.copy()
+            self._last_command = commanded_rest[-1].copy()
+            self._last_base = (pos_rest[-1].copy(), quat_rest[-1].copy())
+            qvel_all = states[:, self._layout["qvel"]]
+        full_qpos = np.asarray(qpos_rows).reshape(t, -1)
+        sensors = np.asarray(sensor_rows).reshape(t, -1)
+        qvel = np.zeros((t, scene.model.nv))
+        if n:
+            qvel[t - n:] = qvel_all
+        force = np.full((t, scene.num_joints), np.nan)
+        has = scene.sensor_adr >= 0
+        force[:, has] = sensors[:, scene.sensor_adr[has]]
+        return Recording(frame_start=frame_start, commanded=commanded,
+                         qpos=full_qpos[:, scene.qpos_adr], qvel=qvel[:, scene.dof_adr],
+                         force=force, base_pos=np.asarray(base_pos, dtype=np.float64),
+                         base_quat=base_quat, full_qpos=full_qpos)

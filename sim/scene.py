@@ -1,0 +1,592 @@
+"""Scenes for the sim gate: one or more registry robots on a floor, driven by position servos.
+
+Layouts (chosen from the trajectory's instances): ``hand`` (one hand), ``two_hands``,
+``humanoid`` (one humanoid with hands), ``duet`` (two humanoids facing each other) and ``multi``
+(anything else). Each instance hangs under a base body of its own:
+
+- a trajectory with root columns (``[prefix]root_x .. root_qz``) drives that base kinematically
+  as a MuJoCo mocap body: the humanoid's free joint is removed, so balance is out of scope and
+  the floating base simply follows the retargeted pelvis;
+- without root columns the base stays at a default placement (hands side by side in the air,
+  humanoids on the floor facing each other).
+
+Every commanded joint that is not a mimic follower gets a servo made of two actuators: a
+position actuator (``kp``, commanded position) and a velocity actuator (``kv``, commanded
+velocity), i.e. a feed-forward PD servo. Gains come from each joint's effective inertia
+(``kp = I w^2``, ``kv = 2 z I w``) so every robot tracks with the same bandwidth whatever its
+XML's own (often RL-tuned) actuators said. Gravity is compensated through the actuators, so the
+gravity load counts against force limits. The model's own actuators are removed; their force
+ranges become the joints' force limits.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from dyad.errors import DyadInputError
+from dyad.retarget.robot_model import RobotModel
+from dyad.retarget.trajectory import FREE_JOINT_COLUMNS, RobotTrajectory
+
+from .thresholds import Thresholds, default_thresholds
+
+LAYOUTS = ("hand", "two_hands", "humanoid", "duet", "multi")
+BASE_BODY = "dyad_base"
+FLOOR_GEOM = "floor"
+
+
+class SceneError(DyadInputError):
+    """A trajectory does not fit its robots (joint names, root columns, instances)."""
+
+
+@dataclass
+class SceneInstance:
+    """One robot instance in a scene.
+
+    Attributes:
+        name: instance name (the trajectory's; the robot name for a single instance).
+        robot: the registry model.
+        prefix: name prefix of its elements (bodies, joints) in the scene: ``"<name>/"``.
+        columns: (J_i,) trajectory column names of its joints, robot order (no prefix for a
+            single instance, ``"<name>/"`` for several).
+        root_columns: the 7 root column names, or () when its base is fixed.
+        base_body: id of its base body (the mocap body when driven).
+        mocap_index: its row in ``data.mocap_pos`` (every base is a mocap body), -1 if none.
+        default_base_pos, default_base_quat: the base placement without root columns.
+        body_ids: ids of its bodies.
+    """
+
+    name: str
+    robot: RobotModel
+    prefix: str
+    columns: tuple[str, ...]
+    root_columns: tuple[str, ...]
+    base_body: int = -1
+    mocap_index: int = -1
+    default_base_pos: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    default_base_quat: np.ndarray = field(default_factory=lambda: np.array([1.0, 0, 0, 0]))
+    body_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    @property
+    def driven(self) -> bool:
+        return bool(self.root_columns)
+
+    def unprefixed(self, name: str) -> str:
+        return name[len(self.prefix):] if self.prefix and name.startswith(self.prefix) else name
+
+
+@dataclass
+class Scene:
+    """A compiled MuJoCo scene plus the tables the playback and the checks need.
+
+    Joint arrays are in the scene's canonical column order: instances in trajectory order, each
+    instance's joints in robot order (``joint_names``).
+
+    Attributes:
+        model: the compiled ``mujoco.MjModel``.
+        layout: one of ``LAYOUTS``.
+        instances: the robot instances.
+        fps: frames per second the scene was built for.
+        substeps: physics steps per frame.
+        joint_names: (J,) column names (``A/r_elbow`` or ``r_elbow``).
+        joint_instance: (J,) index into ``instances``.
+        qpos_adr, dof_adr: (J,) addresses in ``qpos`` / ``qvel``.
+        slide: (J,) True for prismatic joints (metres), False for hinges (radians).
+        lower, upper: (J,) position limits.
+        actuated: (J,) False for mimic followers (moved by their leader, no servo).
+        pos_actuator, vel_actuator: (J,) actuator ids, -1 for followers.
+        force_limit: (J,) newton-metres / newtons, nan where the robot states none.
+        velocity_limit, acceleration_limit: (J,).
+        kp, kv: (J,) servo gains (0 for followers).
+        body_instance: (nbody,) instance index of each body, -1 for the world and the floor.
+        floor_geom: id of the floor plane, -1 without a floor.
+        floor_bodies: ids of bodies allowed to touch the floor (feet).
+        rest_contacts: body-id pairs (low, high) touching in the rest pose, exempt from checks.
+        sensor_adr: (J,) address in ``sensordata`` of each joint's actuator-force sensor, -1
+            for followers.
+    """
+
+    model: object
+    layout: str
+    instances: tuple[SceneInstance, ...]
+    fps: float
+    substeps: int
+    joint_names: tuple[str, ...]
+    joint_instance: np.ndarray
+    qpos_adr: np.ndarray
+    dof_adr: np.ndarray
+    slide: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    actuated: np.ndarray
+    pos_actuator: np.ndarray
+    vel_actuator: np.ndarray
+    force_limit: np.ndarray
+    velocity_limit: np.ndarray
+    acceleration_limit: np.ndarray
+    kp: np.ndarray
+    kv: np.ndarray
+    body_instance: np.ndarray
+    floor_geom: int
+    floor_bodies: frozenset[int]
+    rest_contacts: frozenset[tuple[int, int]]
+    sensor_adr: np.ndarray
+    thresholds_digest: str = ""
+
+    @property
+    def frame_dt(self) -> float:
+        return 1.0 / self.fps
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def root_columns(self) -> tuple[str, ...]:
+        return tuple(c for inst in self.instances for c in inst.root_columns)
+
+    def body_name(self, body_id: int) -> str:
+        import mujoco
+
+        return mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, int(body_id)) or \
+            f"body{body_id}"
+
+    def column_order(self, trajectory: RobotTrajectory) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the scene's joint and root columns in ``trajectory.qpos``.
+
+        Returns:
+            (J,) joint column indices and (R,) root column indices (R = 7 x driven instances).
+        """
+        where = {name: i for i, name in enumerate(trajectory.joint_names)}
+        joints = np.array([where[n] for n in self.joint_names], dtype=int)
+        roots = np.array([where[n] for n in self.root_columns], dtype=int)
+        return joints, roots
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def instance_prefix(instances: Sequence[tuple[str, str]], name: str) -> str:
+    """Column / element prefix of instance ``name``: none for a single instance, else ``name/``."""
+    return "" if len(instances) == 1 else f"{name}/"
+
+
+def choose_layout(robots: Sequence[RobotModel]) -> str:
+    """``hand``, ``two_hands``, ``humanoid``, ``duet`` or ``multi`` from the robots' kinds."""
+    humanoid = [r.floating_base for r in robots]
+    if len(robots) == 1:
+        return "humanoid" if humanoid[0] else "hand"
+    if len(robots) == 2 and not any(humanoid):
+        return "two_hands"
+    if len(robots) == 2 and all(humanoid):
+        return "duet"
+    return "multi"
+
+
+def _yaw_quat(yaw: float) -> np.ndarray:
+    return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+
+
+def _default_placements(layout: str, robots: Sequence[RobotModel], sim: dict
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    n = len(robots)
+    for k, robot in enumerate(robots):
+        if robot.floating_base:
+            if layout == "duet":
+                x = (-0.5 if k == 0 else 0.5) * sim["duet_distance_m"]
+                out.append((np.array([x, 0.0, 0.0]), _yaw_quat(0.0 if k == 0 else math.pi)))
+            else:
+                out.append((np.array([0.0, 1.5 * k, 0.0]), _yaw_quat(0.0)))
+            continue
+        side = next(iter(robot.hands), "right")
+        if n == 1:
+            y = 0.0
+        elif layout == "two_hands":
+            y = 0.5 * sim["two_hands_separation_m"] * (1.0 if side == "left" else -1.0)
+        else:
+            y = sim["two_hands_separation_m"] * (k - (n - 1) / 2)
+        out.append((np.array([0.0, y, sim["hand_height_m"]]), _yaw_quat(0.0)))
+    return out
+
+
+def check_columns(trajectory: RobotTrajectory, robots: Sequence[RobotModel]
+                  ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Match the trajectory's columns to its robots; per instance (joint columns, root columns).
+
+    Raises:
+        SceneError: a missing or unknown column, a partial root, naming the columns.
+    """
+    names = set(trajectory.joint_names)
+    used: set[str] = set()
+    out = []
+    for (inst, robot_name), robot in zip(trajectory.instances, robots):
+        prefix = instance_prefix(trajectory.instances, inst)
+        joints = tuple(prefix + j for j in robot.joint_names)
+        missing = [j for j in joints if j not in names]
+        if missing:
+            more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+            raise SceneError(f"trajectory lacks joints of robot {robot_name!r}"
+                             f"{' instance ' + repr(inst) if prefix else ''}: "
+                             f"{', '.join(missing[:5])}{more}; expected columns "
+                             f"{', '.join(joints[:4])}, ...")
+        roots = tuple(prefix + c for c in FREE_JOINT_COLUMNS)
+        present = [c for c in roots if c in names]
+        if present and len(present) != len(roots):
+            raise SceneError(f"instance {inst!r} has root columns {present} but needs all of "
+                             f"{list(roots)}")
+        used.update(joints)
+        used.update(present)
+        out.append((joints, tuple(present)))
+    unknown = [n for n in trajectory.joint_names if n not in used]
+    if unknown:
+        known = ", ".join(f"{i} ({r})" for i, r in trajectory.instances)
+        raise SceneError(f"trajectory columns {unknown[:5]} match no joint of its robots "
+                         f"({known}); multi-instance columns are named 'INSTANCE/joint'")
+    return out
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _limited(flag, value_range, mujoco) -> bool:
+    if flag == mujoco.mjtLimited.mjLIMITED_TRUE:
+        return True
+    return flag == mujoco.mjtLimited.mjLIMITED_AUTO and (value_range[0] != 0 or value_range[1] != 0)
+
+
+def _model_force_limits(spec, mujoco) -> dict[str, float]:
+    """Joint name -> torque (force) limit stated by the robot's own model.
+
+    Sources: an actuator's force range (times its gear), a motor's gain x control range (times
+    its gear), a joint's ``actuatorfrcrange``; the smallest wins.
+    """
+    limits: dict[str, float] = {}
+
+    def add(joint: str, value: float) -> None:
+        if value > 0:
+            limits[joint] = min(value, limits.get(joint, np.inf))
+
+    for act in spec.actuators:
+        if act.trntype != mujoco.mjtTrn.mjTRN_JOINT or not act.target:
+            continue
+        gear = abs(float(act.gear[0])) or 1.0
+        if _limited(act.forcelimited, act.forcerange, mujoco):
+            add(act.target, gear * max(abs(act.forcerange[0]), abs(act.forcerange[1])))
+        is_motor = (act.biastype == mujoco.mjtBias.mjBIAS_NONE
+                    and act.gaintype == mujoco.mjtGain.mjGAIN_FIXED)
+        if is_motor and _limited(act.ctrllimited, act.ctrlrange, mujoco):
+            add(act.target, gear * abs(act.gainprm[0])
+                * max(abs(act.ctrlrange[0]), abs(act.ctrlrange[1])))
+    for joint in spec.joints:
+        if _limited(joint.actfrclimited, joint.actfrcrange, mujoco):
+            add(joint.name, max(abs(joint.actfrcrange[0]), abs(joint.actfrcrange[1])))
+    return limits
+
+
+def _prepare_robot(robot: RobotModel, sim: dict, mujoco):
+    """The robot's spec with actuators, sensors and keys removed and the free joint dropped."""
+    spec = mujoco.MjSpec.from_string(robot.model_xml)
+    force_limits = _model_force_limits(spec, mujoco)
+    for element in list(spec.actuators) + list(spec.sensors) + list(spec.keys):
+        spec.delete(element)
+    free_body_pose = None
+    for joint in list(spec.joints):
+        if joint.type == mujoco.mjtJoint.mjJNT_FREE:
+            body = joint.parent
+            free_body_pose = (np.array(body.pos, dtype=float), np.array(body.quat, dtype=float))
+            body.pos = [0.0, 0.0, 0.0]
+            body.quat = [1.0, 0.0, 0.0, 0.0]
+            spec.delete(joint)
+    followers = {f for f, _, _, _ in robot.mimic}
+    for joint in spec.joints:
+        joint.armature = max(float(joint.armature), float(sim["min_armature"]))
+        if sim["gravity_compensation"] and joint.name in robot.joint_names \
+                and joint.name not in followers:
+            joint.actgravcomp = True
+    if sim["gravity_compensation"]:
+        for body in spec.bodies:
+            if body != spec.worldbody:
+                body.gravcomp = 1.0
+    return spec, force_limits, free_body_pose
+
+
+def _floor_height_offset(model, data, mujoco, base_body: int) -> float:
+    """How far to raise a humanoid so its lowest collision geom rests on z = 0."""
+    mujoco.mj_forward(model, data)
+    lowest = np.inf
+    for g in range(model.ngeom):
+        if model.body_rootid[model.geom_bodyid[g]] != base_body:
+            continue
+        if not (model.geom_contype[g] or model.geom_conaffinity[g]):
+            continue
+        lowest = min(lowest, data.geom_xpos[g][2] - model.geom_rbound[g])
+    return 0.0 if not np.isfinite(lowest) else -lowest
+
+
+def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
+                thresholds: Thresholds | None = None,
+                driven: Sequence[bool] | None = None) -> Scene:
+    """Compose and compile a scene.
+
+    Args:
+        instances: (instance name, robot model) pairs, trajectory order.
+        fps: frame rate of the trajectories it will play.
+        thresholds: simulation settings and limits (defaults when None).
+        driven: per instance, whether root columns drive its base (default: floating-base robots).
+    """
+    import mujoco
+
+    thresholds = thresholds or default_thresholds()
+    sim = thresholds["simulation"]
+    robots = [r for _, r in instances]
+    names = [n for n, _ in instances]
+    driven = list(driven) if driven is not None else [r.floating_base for r in robots]
+    pairs = tuple((n, r.name) for n, r in instances)
+    layout = choose_layout(robots)
+    substeps = max(1, math.ceil((1.0 / fps) / float(sim["max_timestep_s"]) - 1e-9))
+
+    world = mujoco.MjSpec()
+    world.modelname = "dyad_" + layout
+    world.option.timestep = (1.0 / fps) / substeps
+    world.option.integrator = getattr(mujoco.mjtIntegrator,
+                                      f"mjINT_{str(sim['integrator']).upper()}")
+    world.visual.global_.offwidth = 1920
+    world.visual.global_.offheight = 1080
+    world.stat.center = [0.0, 0.0, 0.8]
+    world.stat.extent = 2.0
+    if sim["floor"]:
+        world.worldbody.add_geom(name=FLOOR_GEOM, type=mujoco.mjtGeom.mjGEOM_PLANE,
+                                 size=[0, 0, 0.05], rgba=[0.82, 0.84, 0.86, 1])
+    world.worldbody.add_light(pos=[0, 0, 3.5], dir=[0, 0, -1], diffuse=[0.7, 0.7, 0.7])
+
+    placements = _default_placements(layout, robots, sim)
+    scene_instances: list[SceneInstance] = []
+    force_tables: list[dict[str, float]] = []
+    for k, (name, robot) in enumerate(instances):
+        prefix = instance_prefix(pairs, name)
+        element_prefix = f"{name}/"  # MuJoCo wants a prefix even for a single instance
+        spec, force_limits, _ = _prepare_robot(robot, sim, mujoco)
+        force_tables.append(force_limits)
+        pos, quat = placements[k]
+        base = world.worldbody.add_body(name=element_prefix + BASE_BODY, pos=pos.tolist(),
+                                        quat=quat.tolist(), mocap=True)
+        frame = base.add_frame()
+        world.attach(spec, prefix=element_prefix, frame=frame)
+        columns = tuple(prefix + j for j in robot.joint_names)
+        roots = tuple(prefix + c for c in FREE_JOINT_COLUMNS) if driven[k] else ()
+        scene_instances.append(SceneInstance(name, robot, element_prefix, columns, roots,
+                                             default_base_pos=pos.copy(),
+                                             default_base_quat=quat.copy()))
+
+    # Every joint gets its servo pair now; gains are set after compiling (they need inertias).
+    joint_names: list[str] = []        # trajectory columns
+    model_joints: list[str] = []       # the same joints' names in the scene
+    follower_flags: list[bool] = []
+    for inst in scene_instances:
+        followers = {f for f, _, _, _ in inst.robot.mimic}
+        for joint, col in zip(inst.robot.joint_names, inst.columns):
+            target = inst.prefix + joint
+            joint_names.append(col)
+            model_joints.append(target)
+            follower_flags.append(joint in followers)
+            if joint in followers:
+                continue
+            world.add_actuator(name=f"{target}:pos", target=target,
+                               trntype=mujoco.mjtTrn.mjTRN_JOINT,
+                               gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+                               biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+                               gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, -1.0] + [0.0] * 8)
+            world.add_actuator(name=f"{target}:vel", target=target,
+                               trntype=mujoco.mjtTrn.mjTRN_JOINT,
+                               gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+                               biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+                               gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, 0.0, -1.0] + [0.0] * 7)
+            world.add_sensor(name=f"{target}:force", type=mujoco.mjtSensor.mjSENS_JOINTACTFRC,
+                             objtype=mujoco.mjtObj.mjOBJ_JOINT, objname=target)
+    try:
+        model = world.compile()
+    except ValueError as exc:
+        raise SceneError(f"cannot build the {layout} scene for "
+                         f"{', '.join(r.name for r in robots)}: {exc}") from None
+    data = mujoco.MjData(model)
+
+    # Bodies per instance (every body's root is its instance's base), mocap rows, placements.
+    body_instance = np.full(model.nbody, -1, dtype=int)
+    for k, inst in enumerate(scene_instances):
+        inst.base_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY,
+                                           inst.prefix + BASE_BODY)
+        inst.mocap_index = int(model.body_mocapid[inst.base_body])
+        inst.body_ids = np.flatnonzero(model.body_rootid == inst.base_body)
+        body_instance[inst.body_ids] = k
+    # Humanoids on their default placement stand on the floor.
+    for inst in scene_instances:
+        if inst.robot.floating_base and sim["floor"]:
+            lift = _floor_height_offset(model, data, mujoco, inst.base_body)
+            inst.default_base_pos = inst.default_base_pos + np.array([0.0, 0.0, lift])
+        model.body_pos[inst.base_body] = inst.default_base_pos
+        model.body_quat[inst.base_body] = inst.default_base_quat
+        data.mocap_pos[inst.mocap_index] = inst.default_base_pos
+        data.mocap_quat[inst.mocap_index] = inst.default_base_quat
+
+    jid = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in model_joints])
+    qpos_adr = model.jnt_qposadr[jid].astype(int)
+    dof_adr = model.jnt_dofadr[jid].astype(int)
+    slide = model.jnt_type[jid] == mujoco.mjtJoint.mjJNT_SLIDE
+    joint_instance = np.concatenate([np.full(len(inst.columns), k, dtype=int)
+                                     for k, inst in enumerate(scene_instances)])
+    lower = np.concatenate([np.asarray(inst.robot.lower, float) for inst in scene_instances])
+    upper = np.concatenate([np.asarray(inst.robot.upper, float) for inst in scene_instances])
+    actuated = ~np.array(follower_flags, dtype=bool)
+    pos_act = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{n}:pos")
+                        for n in model_joints])
+    vel_act = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{n}:vel")
+                        for n in model_joints])
+    sensor_adr = np.array([model.sensor_adr[s] if s >= 0 else -1 for s in (
+        mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SENSOR, f"{n}:force")
+        for n in model_joints)])
+
+    # Couplings (mimic joints) as stiff as the step allows: real linkages are rigid.
+    for e in range(model.neq):
+        if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT:
+            model.eq_solref[e] = [2.0 * model.opt.timestep, 1.0]
+
+    # Servo gains from the effective inertia in the rest pose.
+    rest = rest_qpos(model)
+    data.qpos[:] = rest
+    mujoco.mj_forward(model, data)
+    full_inertia = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, full_inertia)
+    inertia = np.diag(full_inertia)[dof_adr]
+    omega = 2.0 * math.pi * float(sim["servo_bandwidth_hz"])
+    zeta = float(sim["servo_damping_ratio"])
+    passive_damping = model.dof_damping[dof_adr]
+    # Inertia-dominated joints get a critically damped PD of bandwidth w; joints whose own
+    # damping already exceeds that (many hand XMLs) get kp = (damping + kv) w, a first-order
+    # response of the same bandwidth. The velocity feed-forward also cancels the joint's damping.
+    kv = np.where(actuated, np.maximum(0.0, 2.0 * zeta * inertia * omega - passive_damping), 0.0)
+    kp = np.where(actuated, np.maximum(inertia * omega ** 2, (passive_damping + kv) * omega), 0.0)
+    for j in np.flatnonzero(actuated):
+        model.actuator_gainprm[pos_act[j], 0] = kp[j]
+        model.actuator_biasprm[pos_act[j], 1] = -kp[j]
+        model.actuator_gainprm[vel_act[j], 0] = kv[j] + passive_damping[j]
+        model.actuator_biasprm[vel_act[j], 2] = -kv[j]
+
+    # Limits: force from the model (or the thresholds' robot entry), velocity/acceleration from
+    # the thresholds (MJCF carries none).
+    force_limit = np.full(len(joint_names), np.nan)
+    velocity_limit = np.empty(len(joint_names))
+    acceleration_limit = np.empty(len(joint_names))
+    start = 0
+    for k, inst in enumerate(scene_instances):
+        own = list(inst.robot.joint_names)
+        stop = start + len(own)
+        velocity_limit[start:stop] = thresholds.joint_limits(inst.robot.name, own,
+                                                             slide[start:stop], "velocity")
+        acceleration_limit[start:stop] = thresholds.joint_limits(
+            inst.robot.name, own, slide[start:stop], "acceleration")
+        for i, joint in enumerate(own):
+            value = thresholds.robot_limit(inst.robot.name, "force", joint)
+            if value is None:
+                value = force_tables[k].get(joint)
+            if value is not None and actuated[start + i]:
+                force_limit[start + i] = value
+        start = stop
+
+    floor_geom = (mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, FLOOR_GEOM)
+                  if sim["floor"] else -1)
+    patterns = list(thresholds["collision"]["floor_contact_bodies"])
+    floor_bodies = set()
+    for k, inst in enumerate(scene_instances):
+        for b in inst.body_ids:
+            short = inst.unprefixed(mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, b) or "")
+            if any(fnmatch.fnmatchcase(short, p) for p in patterns):
+                floor_bodies.add(int(b))
+    scene = Scene(
+        model=model, layout=layout, instances=tuple(scene_instances), fps=float(fps),
+        substeps=substeps, joint_names=tuple(joint_names), joint_instance=joint_instance,
+        qpos_adr=qpos_adr, dof_adr=dof_adr, slide=slide, lower=lower, upper=upper,
+        actuated=actuated, pos_actuator=pos_act, vel_actuator=vel_act, force_limit=force_limit,
+        velocity_limit=velocity_limit, acceleration_limit=acceleration_limit, kp=kp, kv=kv,
+        body_instance=body_instance, floor_geom=floor_geom, floor_bodies=frozenset(floor_bodies),
+        rest_contacts=frozenset(), sensor_adr=sensor_adr, thresholds_digest=thresholds.digest)
+    if thresholds["collision"]["ignore_rest_contacts"]:
+        scene.rest_contacts = frozenset(_rest_contacts(scene, rest))
+    return scene
+
+
+def rest_qpos(model) -> np.ndarray:
+    """The model's ``qpos0`` with every limited joint clipped into its range."""
+    q = model.qpos0.copy()
+    for j in range(model.njnt):
+        if model.jnt_limited[j] and model.jnt_type[j] in (2, 3):  # slide, hinge
+            adr = model.jnt_qposadr[j]
+            q[adr] = np.clip(q[adr], *model.jnt_range[j])
+    return q
+
+
+def _rest_contacts(scene: Scene, rest: np.ndarray) -> set[tuple[int, int]]:
+    """Body pairs of one instance that touch in the rest pose (by design, e.g. nested hulls)."""
+    import mujoco
+
+    model = scene.model
+    data = mujoco.MjData(model)
+    data.qpos[:] = rest
+    for inst in scene.instances:
+        data.mocap_pos[inst.mocap_index] = inst.default_base_pos
+        data.mocap_quat[inst.mocap_index] = inst.default_base_quat
+    mujoco.mj_kinematics(model, data)
+    mujoco.mj_collision(model, data)
+    out = set()
+    for c in data.contact[:data.ncon]:
+        b1, b2 = model.geom_bodyid[c.geom1], model.geom_bodyid[c.geom2]
+        i1, i2 = scene.body_instance[b1], scene.body_instance[b2]
+        if i1 >= 0 and i1 == i2:
+            out.add((int(min(b1, b2)), int(max(b1, b2))))
+    return out
+
+
+# ----------------------------------------------------------------------------- cache
+
+_CACHE: "OrderedDict[tuple, Scene]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+def scene_for_trajectory(trajectory: RobotTrajectory, thresholds: Thresholds | None = None,
+                         load_robot=None) -> Scene:
+    """The scene that plays ``trajectory`` (built once per robot set, fps and thresholds).
+
+    Args:
+        trajectory: checked for matching joint names and root columns.
+        thresholds: gate settings (defaults when None).
+        load_robot: registry loader (``dyad.retarget.registry.load_robot`` when None).
+
+    Raises:
+        SceneError / UnknownRobotError: the trajectory does not fit a known robot.
+    """
+    if load_robot is None:
+        from dyad.retarget.registry import load_robot
+    thresholds = thresholds or default_thresholds()
+    robots = [load_robot(robot) for _, robot in trajectory.instances]
+    matched = check_columns(trajectory, robots)
+    driven = tuple(bool(roots) for _, roots in matched)
+    key = (tuple(trajectory.instances), tuple(id(r) for r in robots), float(trajectory.fps),
+           driven, thresholds.digest)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    scene = build_scene([(name, r) for (name, _), r in zip(trajectory.instances, robots)],
+                        trajectory.fps, thresholds, driven)
+    with _CACHE_LOCK:
+        _CACHE[key] = scene
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return scene

@@ -1,0 +1,178 @@
+"""The sim gate fails deliberately bad trajectories with the right kind and frames, and passes
+good ones. Trajectories are built in joint space (no IK) on registry robots."""
+
+import json
+
+import mujoco
+import numpy as np
+import pytest
+
+from dyad.errors import DyadInputError
+from dyad.motion import ContactInterval
+from dyad.retarget.registry import load_robot
+from dyad.retarget.trajectory import RobotTrajectory
+from dyad.sim.gate import StreamingValidator, validate
+from dyad.sim.report import ValidationReport
+from dyad.sim.synthetic_trajectories import apply_mimic, facing_hands, finger_wave, open_pose
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def right():
+    return load_robot("inspire_right")
+
+
+@pytest.fixture(scope="module")
+def left():
+    return load_robot("inspire_left")
+
+
+def one_hand(robot, qpos):
+    return RobotTrajectory(qpos, robot.joint_names, FPS, ((robot.name, robot.name),))
+
+
+def test_still_and_slow_hand_pass(right):
+    still = one_hand(right, np.tile(open_pose(right), (60, 1)))
+    report = validate(still)
+    assert report.passed, report.describe()
+    assert report.summary["frames"] == 60
+    wave = validate(one_hand(right, finger_wave(right, seconds=3.0)))
+    assert wave.passed, wave.describe()
+    assert wave.summary["max_tracking_error_rad"] > 0.0  # the servo really was simulated
+
+
+def test_joint_past_its_limit_fails_on_those_frames(right):
+    q = np.tile(open_pose(right), (90, 1))
+    j = right.joint_names.index("joint_r_index_proximal")
+    # Ramp slowly (inside velocity limits) past the upper limit on frames 40..59.
+    ramp = np.clip(np.linspace(0.0, right.upper[j] + 0.25, 60), 0.0, None)
+    q[:60, j] = ramp
+    q[60:, j] = ramp[-1]
+    q = apply_mimic(right, q)
+    report = validate(one_hand(right, q))
+    assert not report.passed
+    limits = [v for v in report.of_kind("joint_position_limit")
+              if v.subjects == ("joint_r_index_proximal",)]
+    assert limits, report.describe()
+    first_over = int(np.flatnonzero(q[:, j] > right.upper[j] + 0.005)[0])
+    assert limits[0].frame_start == first_over
+    assert limits[0].frame_end == 90
+    assert limits[0].measured > limits[0].limit == pytest.approx(right.upper[j])
+
+
+def test_fingers_driven_through_each_other_is_a_finger_finger_collision(right):
+    names = list(right.joint_names)
+    q = np.tile(open_pose(right), (60, 1))
+    ramp = np.linspace(0.0, 1.0, 30)
+    q[:30, names.index("joint_r_thumb_proximal_2")] = 0.68 * ramp
+    q[30:, names.index("joint_r_thumb_proximal_2")] = 0.68
+    q[:30, names.index("joint_r_index_proximal")] = 1.62 * ramp
+    q[30:, names.index("joint_r_index_proximal")] = 1.62
+    q = apply_mimic(right, q)
+    report = validate(one_hand(right, q))
+    hits = [v for v in report.of_kind("self_collision") if v.detail.startswith("finger-finger")]
+    assert hits, report.describe()
+    bodies = set(hits[0].subjects)
+    assert any("thumb" in b for b in bodies) and any("index" in b for b in bodies)
+    # The commanded poses interpenetrate from some frame on: the violation starts near it.
+    first = _first_penetrating_frame(right, q)
+    assert abs(hits[0].frame_start - first) <= 3
+    assert hits[0].measured > 0.001
+    assert report.summary["penetration_duration_ratio"] > 0.2
+
+
+def _first_penetrating_frame(robot, q, depth=0.001):
+    model = mujoco.MjModel.from_xml_string(robot.model_xml)
+    data = mujoco.MjData(model)
+    adr = [model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n)]
+           for n in robot.joint_names]
+    for f in range(len(q)):
+        data.qpos[adr] = q[f]
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_collision(model, data)
+        if data.ncon and data.contact.dist[:data.ncon].min() < -depth:
+            return f
+    raise AssertionError("the commanded poses never penetrate")
+
+
+def test_fingertip_touch_passes_and_counts_contact(left, right):
+    gap = np.concatenate([np.linspace(0.12, 0.007, 45), np.full(45, 0.007)])
+    touch = [ContactInterval("left", "middle_tip", "right", "middle_tip", 45, 90)]
+    report = validate(facing_hands(left, right, gap, contacts=touch, mode="fingertips"))
+    assert report.passed, report.describe()
+    ratio = report.summary["contact_ratios"]["left:middle_tip ~ right:middle_tip [45, 90)"]
+    assert ratio >= 0.9
+
+
+def test_contact_that_never_happens_is_missed(left, right):
+    clap = [ContactInterval("left", "palm", "right", "palm", 30, 75)]
+    report = validate(facing_hands(left, right, np.full(90, 0.2), contacts=clap))
+    missed = report.of_kind("missed_contact")
+    assert len(missed) == 1, report.describe()
+    assert (missed[0].frame_start, missed[0].frame_end) == (30, 75)
+    assert missed[0].measured == 0.0
+    assert set(missed[0].subjects) == {"left:palm", "right:palm"}
+
+
+def test_palms_slammed_together_fail_on_approach_speed(left, right):
+    # 1.5 m/s closing speed; the hands first touch in the frame the gap crosses ~9 cm (thumbs).
+    gap = np.concatenate([np.linspace(0.35, 0.0, 8), np.full(37, 0.0)])
+    clap = [ContactInterval("left", "palm", "right", "palm", 8, 45)]
+    report = validate(facing_hands(left, right, gap, contacts=clap))
+    slams = report.of_kind("contact_approach_speed")
+    assert slams, report.describe()
+    first = min(v.frame_start for v in slams)
+    assert 4 <= first <= 8
+    assert max(v.measured for v in slams) > 1.0
+    assert all(s.startswith(("left/", "right/")) for v in slams for s in v.subjects)
+
+
+def test_streaming_matches_whole_and_keeps_state(right):
+    q = finger_wave(right, seconds=2.0, amplitude=0.3)
+    j = right.joint_names.index("joint_r_middle_proximal")
+    q[33:38, j] += 0.6  # a jerk straddling the chunk boundary at frame 35
+    traj = one_hand(right, q)
+    whole = validate(traj)
+    stream = StreamingValidator()
+    verdicts = [stream.check(traj.slice(s, s + 35)) for s in range(0, 60, 35)]
+    final = stream.finish()
+    assert [v.frame_start for v in verdicts] == [0, 35]
+    assert not verdicts[0].passed
+    key = lambda r: sorted((v.kind, v.frame_start, v.frame_end, v.subjects) for v in r.violations)
+    assert key(final) == key(whole)
+    with pytest.raises(DyadInputError, match="expects frame"):
+        stream.check(traj.slice(0, 10))
+
+
+def test_bad_input_is_rejected_never_passed(right):
+    q = np.tile(open_pose(right), (10, 1))
+    wrong = RobotTrajectory(q, tuple("x" + n for n in right.joint_names), FPS,
+                            (("inspire_right", "inspire_right"),))
+    with pytest.raises(DyadInputError, match="lacks joints"):
+        validate(wrong)
+    with pytest.raises(DyadInputError, match="unknown robot"):
+        validate(RobotTrajectory(q, right.joint_names, FPS, (("nope", "nope"),)))
+    with pytest.raises(DyadInputError, match="at least 2"):
+        validate(one_hand(right, q[:1]))
+    with pytest.raises(DyadInputError, match="fps"):
+        validate(RobotTrajectory(q, right.joint_names, 5000.0, (("inspire_right",
+                                                                  "inspire_right"),)))
+    bad_contact = one_hand(right, q)
+    bad_contact.contacts = [ContactInterval("ghost", "palm", "inspire_right", "palm", 0, 5)]
+    with pytest.raises(DyadInputError, match="ghost"):
+        validate(bad_contact)
+
+
+def test_report_json_round_trip(right, tmp_path):
+    q = np.tile(open_pose(right), (20, 1))
+    q[5:8, 0] = right.upper[0] + 0.3
+    report = validate(one_hand(right, q))
+    path = report.save(tmp_path / "report.json")
+    back = ValidationReport.load(path)
+    assert back.passed is False
+    assert [v.as_dict() for v in back.violations] == [v.as_dict() for v in report.violations]
+    data = json.loads(path.read_text())
+    assert {"passed", "violations", "summary"} <= set(data)
+    assert {"kind", "frame_start", "frame_end", "subjects", "measured", "limit"} <= \
+        set(data["violations"][0])
