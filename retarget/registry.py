@@ -578,14 +578,16 @@ def _compose_xml(name: str, comp: _Composition) -> tuple[str, list[tuple], str]:
     if cached is not None:
         return cached["xml"], [tuple(c) for c in cached["mimic"]], key
     source = comp.sources[0]
-    tips = {site: body for hand in comp.hands for site, body in hand.tip_sites.items()}
-    if tips:
+    for hand in comp.hands:
+        if not hand.tip_sites:
+            continue
         try:
-            offsets = body_tip_offsets(spec, sorted(set(tips.values())), source=source)
+            offsets = body_tip_offsets(spec, sorted(set(hand.tip_sites.values())), source=source)
         except ModelLoadError as exc:
-            raise RobotConfigError(comp.hands[0].yaml, f"cannot place a fingertip site: "
-                                   f"{exc.reason}; name an existing tip frame with 'tip'") from None
-        for site, body in tips.items():
+            raise RobotConfigError(hand.yaml, f"{hand.robot} hands.{hand.config.side}: cannot "
+                                   f"place a fingertip site: {exc.reason}; name an existing tip "
+                                   "frame with 'tip'") from None
+        for site, body in hand.tip_sites.items():
             spec.site(site).pos = offsets[body]
     if len(spec.tendons):
         # Tendon couplings (the Shadow hand's) are only readable from a compiled model.

@@ -407,6 +407,8 @@ def test_env_path_adds_robots_and_name_clash_is_an_error(tmp_path, monkeypatch):
     ("name: x\nmodel: {file: hand.xml}\nhands: {right: {wrist: palm, keypoints: "
      "{knuckle: palm}}}\n", "hand21"),
     ("- just\n- a list\n", "must be a dict"),
+    ("name: x\nmodel: {file: hand.xml}\nhands: {right: {wrist: palm, fingers: "
+     "{thumb: {distal: b}, index: {distal: b}}}}\n", "fingertip.*no mesh"),
 ])
 def test_bad_yaml_names_the_problem(tmp_path, body, match):
     _write(tmp_path / "hand.xml", "<mujoco><worldbody><body name='palm'><geom size='.01'/>"
