@@ -21,6 +21,7 @@ end, so an interrupted run never leaves something that looks like a finished dat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -131,6 +132,13 @@ def _write_clip(task: tuple) -> dict:
         "file": rel, "frames": record.num_frames, "fps": record.fps,
         "skeleton": record.skeleton, "contacts": len(record.contacts),
     }
+
+
+class _NoBar:
+    """Stands in for a progress bar when none is shown (tqdm would still start a thread)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
 
 
 @dataclass
@@ -252,7 +260,9 @@ def synthesize_dataset(mode: str, clips: int, seed: int, out_dir: str | Path,
                 # a process already running threads (torch, a GUI) forks unsafely, so it
                 # starts clean workers that register the types themselves.
                 methods = multiprocessing.get_all_start_methods()
-                single = threading.active_count() == 1
+                single = not [t for t in threading.enumerate()
+                              if t is not threading.main_thread()
+                              and t.name != "tqdm_monitor"]  # tqdm's idle timer is harmless
                 ctx = multiprocessing.get_context(
                     "fork" if "fork" in methods and single else
                     "forkserver" if "forkserver" in methods else "spawn")
@@ -260,8 +270,10 @@ def synthesize_dataset(mode: str, clips: int, seed: int, out_dir: str | Path,
                 chunk = max(1, min(32, clips // (n_workers * 8)))
                 rows = pool.imap(_write_clip, tasks, chunksize=chunk)
             try:
-                with tqdm(total=clips, desc=f"synth {mode}", unit="clip", file=sys.stderr,
-                          disable=not progress, mininterval=0.5, dynamic_ncols=True) as bar:
+                bar_context = tqdm(total=clips, desc=f"synth {mode}", unit="clip",
+                                   file=sys.stderr, mininterval=0.5, dynamic_ncols=True) \
+                    if progress else contextlib.nullcontext(_NoBar())
+                with bar_context as bar:
                     for row in rows:
                         first_row = first_row or row
                         index_file.write(json.dumps(row, sort_keys=True, ensure_ascii=False)
