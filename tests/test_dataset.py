@@ -257,3 +257,24 @@ def test_real_generators_caption_and_detect_their_contacts(mode):
                            abs(e["start"] - c.start) <= 3 for e in found)
     if declared:
         assert matched >= 0.8 * declared, f"{matched}/{declared} declared contacts found"
+
+
+@pytest.mark.slow
+def test_real_generators_same_bytes_from_a_threaded_process(tmp_path):
+    """From a process that runs a thread the workers start clean (forkserver) and register
+    the real generators themselves; the files are the same as in one process."""
+    import threading
+
+    if not _real_types("bimanual"):
+        pytest.skip("no real bimanual generators registered in this checkout")
+    n = ds.IN_PROCESS_BELOW + 2
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait, name="test-waiter", daemon=True)
+    waiter.start()
+    try:
+        ds.synthesize_dataset("bimanual", n, 5, tmp_path / "pool", workers=2, progress=False)
+    finally:
+        stop.set()
+        waiter.join()
+    ds.synthesize_dataset("bimanual", n, 5, tmp_path / "one", workers=1, progress=False)
+    assert _files(tmp_path / "pool") == _files(tmp_path / "one")
