@@ -81,11 +81,11 @@ class HandIKConfig:
     thumb_vector_weight: float = 0.1
     pinch_weight: float = 10.0
     pinch_enter_m: float = 0.02
-    pinch_exit_m: float = 0.04
+    pinch_exit_m: float = 0.025
     collision_min_distance_m: float = 0.015
     collision_weight: float = 30.0
     huber_delta_m: float = 0.02
-    temporal_weight: float = 2e-6
+    temporal_weight: float = 7e-4
     damping: float = 1e-3
     min_damping: float = 1e-6
     max_iterations: int = 2
@@ -231,6 +231,12 @@ class HandIK:
                 raise HandIKError(f"frame {frame!r} of the {mapping.side} hand mapping is not in "
                                   "the model")
         origin_frame = kp.pop(0, mapping.wrist_frame)
+        # Keypoints fixed to the palm (e.g. the MCP frames of most robot hands) cannot be moved
+        # by any finger joint: they add a constant to the cost and time to every iteration.
+        self.fixed_keypoints = _palm_fixed_keypoints(pin, model, kp)
+        """hand21 indices mapped to frames that no hand joint moves (left out of the cost)."""
+        for k in self.fixed_keypoints:
+            del kp[k]
         self.keypoint_indices = np.array(sorted(kp), dtype=int)
         """hand21 indices of the robot points, in the order of :meth:`keypoints_of`."""
         if len(self.keypoint_indices) == 0 or any(
@@ -258,6 +264,7 @@ class HandIK:
         self.info = HandIKSolveInfo()
         self._x_rest = 0.5 * (self._x_lower + self._x_upper)
         self._x_prev: np.ndarray | None = None
+        self._x_seed: np.ndarray | None = None
 
     # ----------------------------------------------------------------------------------------
     # Construction helpers
@@ -450,9 +457,11 @@ class HandIK:
     # Solve
 
     def reset(self, qpos: npt.ArrayLike | None = None) -> None:
-        """Forget the warm start; the next solve starts from ``qpos`` or the rest pose."""
-        self._x_prev = None if qpos is None else np.clip(
+        """Forget the previous frame. The next solve is a cold one (no temporal term, the cold
+        iteration budget) starting from ``qpos``, or from the middle of the joint ranges."""
+        self._x_seed = None if qpos is None else np.clip(
             self.independent_from_qpos(qpos), self._x_lower, self._x_upper)
+        self._x_prev = None
 
     def solve(self, keypoints_hand_m: npt.ArrayLike, max_iterations: int | None = None,
               check: bool = True) -> np.ndarray:
@@ -477,7 +486,10 @@ class HandIK:
                                   f"{HAND21_NAMES[int(np.flatnonzero(bad)[0])]!r}")
         cfg = self.config
         warm = self._x_prev is not None
-        x_prev = self._x_prev if warm else self._x_rest
+        if warm:
+            x_prev = self._x_prev
+        else:
+            x_prev = self._x_rest if self._x_seed is None else self._x_seed
         iterations = max_iterations or (cfg.max_iterations if warm else cfg.first_frame_iterations)
         targets, weights, pinch = self.targets(kp)
         if pinch > 0 and max_iterations is None:
@@ -632,6 +644,25 @@ class HandIK:
     def with_config(self, **changes) -> HandIKConfig:
         """A copy of the config with ``changes`` (use ``solver.config = ...`` to apply)."""
         return replace(self.config, **changes)
+
+
+def _palm_fixed_keypoints(pin, model, keypoint_frames: dict[int, str]) -> tuple[int, ...]:
+    """hand21 indices whose frame no joint of ``model`` moves: on a fixed link, or on a joint
+    axis with nothing upstream (a finger's MCP frame at its own hinge)."""
+    rng = np.random.default_rng(0)
+    lo = np.where(np.isfinite(model.lowerPositionLimit), model.lowerPositionLimit, -np.pi)
+    hi = np.where(np.isfinite(model.upperPositionLimit), model.upperPositionLimit, np.pi)
+    data = model.createData()
+    moving: set[int] = set()
+    for _ in range(3):
+        pin.computeJointJacobians(model, data, rng.uniform(lo, hi))
+        pin.updateFramePlacements(model, data)
+        for k, frame in keypoint_frames.items():
+            jac = pin.getFrameJacobian(model, data, model.getFrameId(frame),
+                                       pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)[:3]
+            if np.abs(jac).max() > 1e-9:
+                moving.add(k)
+    return tuple(sorted(set(keypoint_frames) - moving))
 
 
 def _neutral_within_limits(model) -> np.ndarray:
