@@ -29,7 +29,7 @@ import numpy as np
 
 from dyad.motion import MotionRecord
 
-from .events import ClipEvents, DetectedContact, KinematicEvent, extract_events
+from .events import ClipEvents, DetectedContact, extract_events
 from .phrasebook import COUNTABLE_LABELS, Book, book, book_of_split, capitalize, number_text
 
 CAPTION_LEVELS: tuple[str, ...] = ("short", "short", "medium", "medium", "detailed")
@@ -542,5 +542,5 @@ def describe_events(events: ClipEvents, fps: float) -> list[str]:
     return out
 
 
-__all__ = ["CAPTION_LEVELS", "ClipCaptions", "KinematicEvent", "caption_clip",
+__all__ = ["CAPTION_LEVELS", "ClipCaptions", "caption_clip",
            "describe_events"]

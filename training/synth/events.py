@@ -575,10 +575,11 @@ def _cycles(record: MotionRecord, dist: np.ndarray, contacts, curls: dict,
     """Repetition counts read from several channels of the clip (only the non-zero ones).
 
     ``contacts``: touches of the most-touched pair; ``distance``: dips of the distance between
-    the agents; ``slide`` (bimanual): swings of one wrist past the other; per hand ``<agent>:<side>:wrist`` swings of the wrist (relative to the body),
+    the agents; ``slide`` (bimanual): swings of one wrist past the other during the longest
+    contact; per hand ``<agent>:<side>:wrist`` swings of the wrist (relative to the body),
     ``...:turn`` swings of the hand's orientation, ``...:curl`` closings of the hand,
-    ``...:fingers`` the most bends of any one finger, ``...:pinch`` dips of the thumb-index
-    gap. (High-passed channels were tried and dropped: the start and end of a reach read as
+    ``...:fingers`` bends of the finger that moves most, ``...:pinch`` dips of the
+    thumb-index gap. (High-passed channels were tried and dropped: the start and end of a reach read as
     extra swings, so they confirm any count.)
     """
     out: dict[str, int] = {}
