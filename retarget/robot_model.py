@@ -15,10 +15,12 @@ class HandMapping:
         side: ``left`` or ``right``.
         wrist_frame: Pinocchio frame of the robot's wrist / palm base.
         keypoint_frames: hand21 joint index -> Pinocchio frame placed on the corresponding robot
-            point (always the wrist 0 and the five tips 4, 8, 12, 16, 20; more where the robot has them).
+            point: the wrist 0 and the tip of every finger the robot has (4, 8, 12, 16, 20 for
+            five fingers; a three-finger G1 hand has 4, 8, 12), plus finger bases where known.
         finger_joints: names of the joints that move this hand's fingers, robot order.
         rotation_hand_to_wrist: (3, 3) rotation from Dyad's hand frame (dyad/skeletons.py: X to the
-            middle finger, Y to the thumb side, Z out of the back of the hand) to the robot wrist frame.
+            middle finger, Z out of the back of the hand, Y = Z x X, which is the thumb side of a
+            right hand and the little-finger side of a left hand) to the robot wrist frame.
         scale: human-to-robot length scale for this hand (robot hand length / human hand length).
     """
 
@@ -37,10 +39,11 @@ class RobotModel:
     Attributes:
         name: registry name, e.g. ``inspire_right`` or ``gr1_inspire``.
         source: where the model files came from (package and path), for ``dyad robots``.
-        model_xml: the MJCF text both engines load (for URDF robots: the URDF text).
-        model_format: ``mjcf`` or ``urdf``.
+        model_xml: the MJCF text both engines load (URDF robots are converted by MuJoCo first).
+        model_format: ``mjcf`` (the format of ``model_xml``).
         asset_dir: folder that relative mesh paths in ``model_xml`` resolve against.
-        joint_names: actuated joint names in robot order (the order of ``qpos`` in trajectories).
+        joint_names: joint names in robot order (the order of ``qpos`` in trajectories); the
+            free joint of a floating base (``floating_base``) is not listed.
         lower, upper: joint position limits (radians or metres), same order.
         hands: side -> HandMapping.
         floating_base: True for humanoids whose base follows the human pelvis.
