@@ -30,7 +30,7 @@ shapes at the key moment and the distance between the agents at start, end and c
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -188,7 +188,6 @@ class ClipEvents:
     distance_end_m: float
     distance_min_m: float
     key_frame: int
-    meta: dict = field(default_factory=dict)
 
     def of_kind(self, *kinds: str) -> list[KinematicEvent]:
         """Events of the given kinds in time order."""
