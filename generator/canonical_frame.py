@@ -16,7 +16,8 @@ import torch
 from .modes import ModeSpec
 
 
-def canonical_frame(frame_joints: torch.Tensor, spec: ModeSpec) -> tuple[torch.Tensor, torch.Tensor]:
+def canonical_frame(frame_joints: torch.Tensor, spec: ModeSpec
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Origin and heading of one frame of motion.
 
     Args:

@@ -23,6 +23,9 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--threads", default="auto",
+                   help="CPU threads: a number, or auto = cores not busy with other work "
+                        "(default auto)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--time-budget-min", type=float, default=None,
                    help="stop after this many minutes, fitting the schedule to it")
@@ -109,8 +112,9 @@ def run_train_generator(args: argparse.Namespace) -> int:
     for key in ("width", "denoiser_layers", "context_layers", "chunk_frames", "history_frames"):
         _set(model, key, getattr(args, key))
     kw = dict(data=args.data, out=args.out, seed=args.seed, device=args.device,
-              resume=args.resume, time_budget_min=args.time_budget_min,
-              max_clips=args.max_clips, progress=not args.no_progress,
+              threads=args.threads, resume=args.resume,
+              time_budget_min=args.time_budget_min, max_clips=args.max_clips,
+              progress=not args.no_progress,
               install_default=args.install_default, model=ModelConfig(**model))
     for key in ("steps", "batch_size", "lr", "rollout_from", "rollout_prob"):
         _set(kw, key, getattr(args, key))
@@ -123,8 +127,9 @@ def run_train_evaluator(args: argparse.Namespace) -> int:
     from dyad.training.train_evaluator import EvaluatorTrainOptions, train_evaluator
 
     kw = dict(data=args.data, out=args.out, seed=args.seed, device=args.device,
-              resume=args.resume, time_budget_min=args.time_budget_min,
-              max_clips=args.max_clips, progress=not args.no_progress)
+              threads=args.threads, resume=args.resume,
+              time_budget_min=args.time_budget_min, max_clips=args.max_clips,
+              progress=not args.no_progress)
     for key in ("steps", "batch_size", "lr"):
         _set(kw, key, getattr(args, key))
     summary = train_evaluator(EvaluatorTrainOptions(**kw))

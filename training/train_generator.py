@@ -44,7 +44,7 @@ from .generator_objective import GeneratorObjective, LossWeights
 from .motion_dataset import ChunkWindowDataset, Clip, all_texts, collate_windows, load_folders
 from .text_cache import encode_texts
 from .training_run import (MetricsLog, check_positive, end_run, rng_state, seed_everything,
-                           set_rng_state, start_run, warmup_cosine)
+                           set_cpu_threads, set_rng_state, start_run, warmup_cosine)
 
 
 @dataclass
@@ -76,6 +76,7 @@ class GeneratorTrainOptions:
     ema_decay: float = 0.999
     seed: int = 0
     device: str = "auto"
+    threads: int | str | None = "auto"
     time_budget_min: float | None = None
     rollout_from: float = 0.5
     rollout_prob: float = 0.5
@@ -205,6 +206,7 @@ def train_generator(opts: GeneratorTrainOptions) -> dict:
 def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     out = Path(opts.out)
     device, main = ctx.device, ctx.is_main
+    threads = set_cpu_threads(opts.threads, ctx.world_size) if device.type == "cpu" else None
     seed_everything(opts.seed + 1000 * ctx.rank)
     last_path = out / "last.pt"
     resume_state = None
@@ -278,6 +280,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
             "train_clips": {m: len(train[m]) for m in modes},
             "val_clips": {m: len(val.get(m, [])) for m in modes},
             "data": [str(d) for d in opts.data], "world_size": ctx.world_size,
+            "cpu_threads": threads,
             "device": str(device), "options": opts.describe()}
     if main:
         (out / "run.json").write_text(json.dumps(info, indent=2))
