@@ -173,25 +173,40 @@ class StreamingValidator:
             raise TrajectoryInputError(f"{where}: chunk starts at frame {chunk.start_frame}; "
                                        f"the stream expects frame {self._next_frame} next")
 
+    def begin(self, chunk: RobotTrajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Check the chunk fits the stream; returns its commands in scene order:
+        (T, J) joint positions, (T, I, 3) base positions, (T, I, 4) base quaternions."""
+        _check_input(chunk, min_frames=1)
+        if self.scene is None:
+            self._start(chunk)
+        else:
+            self._check_same_stream(chunk)
+        joint_cols, _ = self.scene.column_order(chunk)
+        base_pos, base_quat = _base_poses(self.scene, chunk)
+        return chunk.qpos[:, joint_cols], base_pos, base_quat
+
+    @property
+    def simulator(self) -> Simulator:
+        return self._sim
+
     def check(self, chunk: RobotTrajectory) -> ValidationReport:
         """Simulate and check the next chunk; returns its verdict.
 
         Raises:
             DyadInputError: the chunk does not fit its robot or the stream (never a pass).
         """
-        _check_input(chunk, min_frames=1)
-        if self.scene is None:
-            self._start(chunk)
-        else:
-            self._check_same_stream(chunk)
-        scene = self.scene
-        joint_cols, _ = scene.column_order(chunk)
-        commanded = chunk.qpos[:, joint_cols]
-        base_pos, base_quat = _base_poses(scene, chunk)
-
+        commanded, base_pos, base_quat = self.begin(chunk)
         t0 = time.perf_counter()
         rec: Recording = self._sim.play(commanded, base_pos, base_quat, chunk.start_frame)
+        return self.check_recorded(chunk, rec, time.perf_counter() - t0)
+
+    def check_recorded(self, chunk: RobotTrajectory, rec: Recording,
+                       sim_wall_s: float = 0.0) -> ValidationReport:
+        """Check a chunk another backend already simulated (after :meth:`begin`)."""
+        scene = self.scene
+        commanded = rec.commanded
         t1 = time.perf_counter()
+        t0 = t1 - sim_wall_s
         ctx = ChunkContext(scene, self.thresholds, chunk.start_frame, self._history,
                            self._contacts.in_contact_mask(chunk.start_frame, chunk.num_frames))
         violations, summary = check_limits(rec, ctx)

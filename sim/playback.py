@@ -157,9 +157,71 @@ class Simulator:
         self._warmstart = data.qacc_warmstart.copy()
         return data.qpos.copy(), data.sensordata.copy()
 
+    def prepare(self, commanded: np.ndarray, base_pos: np.ndarray, base_quat: np.ndarray
+                ) -> "PreparedChunk":
+        """Everything a rollout of these T frames needs (initial state, substep controls); the
+        first call of a stream also records the first frame, where the robot starts at rest.
+
+        Args:
+            commanded: (T, J) joint positions, scene column order.
+            base_pos: (T, I, 3) base positions (defaults for undriven instances).
+            base_quat: (T, I, 4) base orientations, w first.
+        """
+        commanded = np.asarray(commanded, dtype=np.float64)
+        base_pos = np.asarray(base_pos, dtype=np.float64)
+        base_quat = normalize_quats(np.asarray(base_quat, dtype=np.float64))
+        first = None
+        if not self.started:
+            first = self._initial_frame(commanded[0], base_pos[0], base_quat[0])
+            self._last_command = commanded[0].copy()
+            self._last_base = (base_pos[0].copy(), base_quat[0].copy())
+            rest = slice(1, None)
+        else:
+            rest = slice(0, None)
+        control = None
+        if commanded[rest].shape[0]:
+            control = substep_controls(self.scene, self._last_command, commanded[rest],
+                                       self._last_base, (base_pos[rest], base_quat[rest]))
+        return PreparedChunk(commanded, base_pos, base_quat, first, self._state.copy(),
+                             self._warmstart.copy(), control)
+
+    def record(self, prepared: "PreparedChunk", states: np.ndarray, sensordata: np.ndarray,
+               warmstart: np.ndarray | None, frame_start: int = 0) -> Recording:
+        """Turn a rollout's per-substep ``states`` (n*S, nstate) and ``sensordata`` into the
+        chunk's :class:`Recording` and remember the last state for the next chunk."""
+        scene = self.scene
+        t = prepared.commanded.shape[0]
+        qpos_rows, sensor_rows, qvel_rows = [], [], []
+        if prepared.first is not None:
+            qpos_rows.append(prepared.first[0])
+            sensor_rows.append(prepared.first[1])
+            qvel_rows.append(np.zeros(scene.model.nv))
+        n = t - len(qpos_rows)
+        if n:
+            ends = np.arange(1, n + 1) * scene.substeps - 1
+            picked = states[ends]
+            qpos_rows.extend(picked[:, self._layout["qpos"]])
+            qvel_rows.extend(picked[:, self._layout["qvel"]])
+            sensor_rows.extend(sensordata[ends])
+            self._state = states[-1].copy()
+            if warmstart is not None:
+                self._warmstart = warmstart.copy()
+            self._last_command = prepared.commanded[-1].copy()
+            self._last_base = (prepared.base_pos[-1].copy(), prepared.base_quat[-1].copy())
+        full_qpos = np.asarray(qpos_rows).reshape(t, -1)
+        qvel = np.asarray(qvel_rows).reshape(t, -1)
+        sensors = np.asarray(sensor_rows).reshape(t, -1)
+        force = np.full((t, scene.num_joints), np.nan)
+        has = scene.sensor_adr >= 0
+        force[:, has] = sensors[:, scene.sensor_adr[has]]
+        return Recording(frame_start=frame_start, commanded=prepared.commanded,
+                         qpos=full_qpos[:, scene.qpos_adr], qvel=qvel[:, scene.dof_adr],
+                         force=force, base_pos=prepared.base_pos, base_quat=prepared.base_quat,
+                         full_qpos=full_qpos)
+
     def play(self, commanded: np.ndarray, base_pos: np.ndarray, base_quat: np.ndarray,
              frame_start: int = 0) -> Recording:
-        """Simulate T frames; the first call starts at rest on the first frame.
+        """Simulate T frames on this thread; the first call starts at rest on the first frame.
 
         Args:
             commanded: (T, J) joint positions, scene column order.
@@ -169,45 +231,33 @@ class Simulator:
         """
         from mujoco import rollout
 
-        mujoco, scene = self._mujoco, self.scene
-        commanded = np.asarray(commanded, dtype=np.float64)
-        base_quat = normalize_quats(np.asarray(base_quat, dtype=np.float64))
-        t = commanded.shape[0]
-        first_rows: list[tuple[np.ndarray, np.ndarray]] = []
-        if not self.started:
-            first_rows.append(self._initial_frame(commanded[0], base_pos[0], base_quat[0]))
-            self._last_command = commanded[0].copy()
-            self._last_base = (base_pos[0].copy(), base_quat[0].copy())
-            commanded_rest, pos_rest, quat_rest = commanded[1:], base_pos[1:], base_quat[1:]
-        else:
-            commanded_rest, pos_rest, quat_rest = commanded, base_pos, base_quat
-        n = commanded_rest.shape[0]
-        qpos_rows = [row[0] for row in first_rows]
-        sensor_rows = [row[1] for row in first_rows]
-        if n:
-            control = substep_controls(scene, self._last_command, commanded_rest,
-                                       self._last_base, (pos_rest, quat_rest))
+        prepared = self.prepare(commanded, base_pos, base_quat)
+        states = sensordata = None
+        if prepared.control is not None:
             state, sensordata = rollout.rollout(
-                scene.model, self.data, self._state[None], control[None],
-                control_spec=control_spec(mujoco), initial_warmstart=self._warmstart[None])
-            ends = np.arange(1, n + 1) * scene.substeps - 1
-            states = state[0, ends]
-            qpos_rows.extend(states[:, self._layout["qpos"]])
-            sensor_rows.extend(sensordata[0, ends])
-            self._state = state[0, -1].copy()
-            self._warmstart = self.data.qacc_warmstart.copy()
-            self._last_command = commanded_rest[-1].copy()
-            self._last_base = (pos_rest[-1].copy(), quat_rest[-1].copy())
-            qvel_all = states[:, self._layout["qvel"]]
-        full_qpos = np.asarray(qpos_rows).reshape(t, -1)
-        sensors = np.asarray(sensor_rows).reshape(t, -1)
-        qvel = np.zeros((t, scene.model.nv))
-        if n:
-            qvel[t - n:] = qvel_all
-        force = np.full((t, scene.num_joints), np.nan)
-        has = scene.sensor_adr >= 0
-        force[:, has] = sensors[:, scene.sensor_adr[has]]
-        return Recording(frame_start=frame_start, commanded=commanded,
-                         qpos=full_qpos[:, scene.qpos_adr], qvel=qvel[:, scene.dof_adr],
-                         force=force, base_pos=np.asarray(base_pos, dtype=np.float64),
-                         base_quat=base_quat, full_qpos=full_qpos)
+                self.scene.model, self.data, prepared.initial_state[None],
+                prepared.control[None], control_spec=control_spec(self._mujoco),
+                initial_warmstart=prepared.warmstart[None])
+            states, sensordata = state[0], sensordata[0]
+        return self.record(prepared, states, sensordata, self.data.qacc_warmstart, frame_start)
+
+
+@dataclass
+class PreparedChunk:
+    """A chunk ready for a rollout (any backend).
+
+    Attributes:
+        commanded, base_pos, base_quat: the chunk's commands (T rows).
+        first: (full qpos, sensordata) of the stream's first frame, or None.
+        initial_state: ``mjSTATE_FULLPHYSICS`` state to start from.
+        warmstart: the solver's warm start (``qacc_warmstart``).
+        control: (n * S, nu + 7 * nmocap) substep controls, or None when nothing to simulate.
+    """
+
+    commanded: np.ndarray
+    base_pos: np.ndarray
+    base_quat: np.ndarray
+    first: tuple[np.ndarray, np.ndarray] | None
+    initial_state: np.ndarray
+    warmstart: np.ndarray
+    control: np.ndarray | None
