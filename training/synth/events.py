@@ -603,11 +603,14 @@ def _cycles(record: MotionRecord, dist: np.ndarray, contacts, curls: dict,
         wrist = pts[:, 0]
         if record.skeleton != "hand21":
             wrist = wrist - record.joints[:, record.agent_index(agent), 0]
+        per_finger = curls[(agent, side)]
+        if float(np.ptp(wrist, axis=0).max()) < th.oscillation_min_m and \
+                float(np.ptp(per_finger, axis=0).max()) < 0.5:
+            continue  # a hand that hardly moves has nothing to count (saves most duet hands)
         out[f"{key}:wrist"] = _swings(_smooth(_principal(wrist), smooth), th.oscillation_min_m)[0]
         across = pts[:, 17] - pts[:, 5]  # index to pinky base: turns with the hand
         across /= np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
         out[f"{key}:turn"] = _swings(_smooth(_principal(across), smooth), 0.25)[0]
-        per_finger = curls[(agent, side)]
         busiest = int(np.argmax(per_finger.max(axis=0) - per_finger.min(axis=0)))
         out[f"{key}:fingers"] = _swings(_smooth(per_finger[:, busiest], smooth), 0.5)[0]
         curl = curls[(agent, side)][:, 1:].mean(axis=1)
