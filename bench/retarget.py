@@ -1,4 +1,4 @@
-"""``dyad bench retarget``: hand retargeting speed and quality, side by side with dex-retargeting.
+"""Hand retargeting speed and quality: Dyad's hand IK side by side with dex-retargeting.
 
 For each robot hand of the dex-urdf collection (``shared/data/dex-urdf``), the real MediaPipe
 clip ``shared/data/mediapipe_right_hand_621.npy`` (621 frames, operator frame) is retargeted

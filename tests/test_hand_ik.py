@@ -357,3 +357,30 @@ def test_rest_hand_is_a_right_hand():
     from dyad.retarget.input_conventions import chirality_score
     assert chirality_score(HAND21_REST_RIGHT) > 0
     assert chirality_score(HAND21_REST_LEFT) > 0  # in its own (mirrored) frame
+
+
+@needs_data
+def test_bench_retarget_reports_both_solvers_on_a_short_clip(tmp_path):
+    import argparse
+
+    from dyad.bench import retarget as bench
+    clip = tmp_path / "clip.npy"
+    np.save(clip, np.load(CLIP)[:40])
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--hands", "inspire_right", "--data-dir", str(DATA), "--frames",
+                              str(clip), "--repeats", "1", "--reachable-samples", "5"])
+    out = bench.run(args)
+    hand = out["hands"]["inspire_right"]
+    dyad = hand["dyad"]
+    assert dyad["ms_per_frame"]["n"] == 39 and dyad["ms_per_frame"]["p99"] > 0
+    assert dyad["reachable"]["samples"] == 5
+    assert dyad["reachable"]["vector_error_mm"]["mean"] < 0.5
+    assert dyad["sustained_pinch_gap_mm"]["max"] < 10.0
+    dex = hand["dex_retargeting"]
+    if dex["available"]:  # same error definitions: both finite, both scored on 40 frames
+        assert dex["vector_error_mm"]["n"] == 40 and hand["speedup_vs_dex"]["mean"] > 0
+    else:
+        assert dex["reason"]
+    args.no_dex = True
+    assert bench.run(args)["hands"]["inspire_right"]["dex_retargeting"]["available"] is False
