@@ -425,6 +425,7 @@ def scan_pairs(record: MotionRecord) -> list[tuple[str, str, str, str]]:
              for sb in ("right", "left")]
     pairs += [(x, f"{side}_thumb_tip", x, f"{side}_index_tip") for x in (a, b)
               for side in ("right", "left")]
+    pairs += [(x, "left_palm", x, "right_palm") for x in (a, b)]  # clapping one's hands
     for x, y in ((a, b), (b, a)):
         for side in ("right", "left"):
             for target in ("right_shoulder", "left_shoulder", "torso", "head"):
@@ -500,6 +501,10 @@ def detect_contacts(record: MotionRecord) -> list[DetectedContact]:
         runs = _hysteresis_runs(dist < onset, dist < release)
         runs = [(s, e) for s, e in _merge(runs, MAX_CONTACT_GAP_FRAMES)
                 if e - s >= MIN_CONTACT_FRAMES]
+        if not declared:
+            # A pair nobody said would touch must come clearly together (surfaces overlapping,
+            # not merely within the margin) to be reported.
+            runs = [(s, e) for s, e in runs if dist[s:e].min() <= onset - CONTACT_MARGIN_M]
         region = tuple(sorted([(aa, _region(record.skeleton, pa)),
                                (ab, _region(record.skeleton, pb))]))
         for s, e in runs:
@@ -588,13 +593,13 @@ def _cycles(record: MotionRecord, dist: np.ndarray, contacts, curls: dict,
         out["contacts"] = max(per_pair.values())
     if dist.size > 2:
         out["distance"] = _swings(dist, th.approach_min_change_m)[1]
-    if contacts and record.skeleton == "hand21":
-        # One palm sliding over the other (rubbing) moves the wrists past each other while
-        # they stay in contact.
-        longest = max(contacts, key=lambda c: c.end - c.start)
-        if longest.end - longest.start >= 0.5 * record.fps:
-            rel = (record.joints[longest.start:longest.end, 0, 0].astype(np.float64)
-                   - record.joints[longest.start:longest.end, 1, 0])
+    longest = max(contacts, key=lambda c: c.end - c.start) if contacts else None
+    if longest is not None and longest.end - longest.start >= 0.5 * record.fps:
+        span = slice(longest.start, longest.end)
+        if record.skeleton == "hand21":
+            # One palm sliding over the other (rubbing) moves the wrists past each other
+            # while they stay in contact.
+            rel = (record.joints[span, 0, 0].astype(np.float64) - record.joints[span, 1, 0])
             out["slide"] = _swings(_principal(rel), 0.5 * th.oscillation_min_m)[0]
     smooth = max(1, int(round(0.1 * record.fps)))
     for agent, side, pts in _hands(record):
