@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dyad.training.train_cli",
     "dyad.retarget.cli",
     "dyad.sim.render_cli",
+    "dyad.sim.validate_cli",
     "dyad.bench.cli",
 )
 

@@ -1,9 +1,9 @@
 """``dyad render``: draw a file to a video, choosing the renderer from the file's content.
 
 A motion file (a ``joints`` key) goes to the skeleton renderer (:mod:`dyad.sim.skeleton_render`).
-A robot trajectory (a ``qpos`` key) will go to the MuJoCo renderer of the sim stage; until that
-exists ``dyad render`` says so and exits 2. A new kind of file is one more entry in
-``RENDERERS``.
+A robot trajectory (a ``qpos`` key) goes to the MuJoCo renderer (:mod:`dyad.sim.robot_render`),
+which runs the sim gate first and draws its violations in red. A new kind of file is one more
+entry in ``RENDERERS``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "or OpenGL. Contacts are drawn in red; a caption strip shows the text, the "
                     "frame and the active contacts. Prints the path written.",
     )
-    p.add_argument("input", metavar="MOTION.npz", help="motion file (a robot trajectory file "
-                   "will be accepted once the sim stage's renderer exists)")
+    p.add_argument("input", metavar="MOTION.npz", help="motion file or robot trajectory file")
     p.add_argument("--out", metavar="FILE.mp4|FILE.gif",
                    help="video to write; the suffix picks the format "
                         "(default: the input's name with .mp4)")
+    p.add_argument("--robot", default=None, metavar="NAME",
+                   help="robot trajectories: registry robot to draw (default: the file's)")
     p.add_argument("--fps", type=float, default=None,
                    help="output frame rate (default: the motion's); frames are interpolated")
     p.add_argument("--size", default="640x480", metavar="WxH",
@@ -82,9 +83,11 @@ def _render_motion_file(path: Path, out: Path, args: argparse.Namespace) -> Path
 
 
 def _render_robot_file(path: Path, out: Path, args: argparse.Namespace) -> Path:
-    raise DyadInputError(f"{path} is a robot trajectory (key 'qpos'); rendering robots needs the "
-                         "sim stage's MuJoCo renderer, which this install does not have yet. "
-                         "Render the human motion file instead")
+    from dyad.sim.robot_render import render_trajectory_file
+    from dyad.sim.skeleton_render import parse_size
+
+    return render_trajectory_file(path, out, robot=args.robot, size=parse_size(args.size),
+                                  fps=args.fps, caption=not args.no_caption)
 
 
 RENDERERS: dict[str, Callable[[Path, Path, argparse.Namespace], Path]] = {
