@@ -29,8 +29,10 @@ import numpy as np
 
 from dyad.motion import MotionRecord
 
-from .events import ClipEvents, DetectedContact, extract_events
-from .phrasebook import COUNTABLE_LABELS, Book, book, book_of_split, capitalize, number_text
+from .events import ClipEvents, DetectedContact, KinematicEvent, extract_events
+from .phrasebook import (
+    COUNTABLE_LABELS, WALKING_ROLES, Book, book, book_of_split, capitalize, number_text,
+)
 
 CAPTION_LEVELS: tuple[str, ...] = ("short", "short", "medium", "medium", "detailed")
 """Detail level of each caption, in the order :func:`caption_clip` returns them."""
@@ -185,7 +187,12 @@ class _Writer:
 
     def clause(self, names_style: str = "names") -> str:
         """The label's clause with subject or agents filled."""
-        pattern = self.pick(self.phrases.clause)
+        options = self.phrases.clause
+        if names_style == "anon":
+            # "one person ... the other": only where the initiator is named first.
+            options = [p for p in options if "{b}" not in p or
+                       ("{a}" in p and p.index("{a}") < p.index("{b}"))] or options
+        pattern = self.pick(options)
         if self.mode == "bimanual":
             return pattern.format(subj=self.subject(), side=self.side,
                                   other_side=self.other_side)
@@ -222,6 +229,8 @@ class _Writer:
     def hand_used(self) -> str | None:
         """Side of the lead agent's hand in its first contact (duet), if a hand touched."""
         for c in self.ev.contacts:
+            if c.agent_a == c.agent_b:
+                continue  # clapping one's own hands uses both
             for agent, part in ((c.agent_a, c.part_a), (c.agent_b, c.part_b)):
                 if agent == self.lead_agent and part.startswith(("left_", "right_")) and \
                         part.split("_", 1)[1] in ("palm", "hand", "fingers", "fingertips"):
@@ -329,7 +338,18 @@ class _Writer:
             else:
                 items.append((e.start, self.words(f"ev.{e.kind}").format(
                     hand=self.part_phrase(e.agent, e.part, names))))
-        for e in ev.of_kind("finger_curl", "finger_extend")[:4]:
+        # A finger that bends again and again (beckoning, drumming) is told once, counted.
+        fingers = ev.of_kind("finger_curl", "finger_extend")
+        bends: dict[tuple[str, str], list[KinematicEvent]] = {}
+        for e in fingers:
+            if e.kind == "finger_curl":
+                bends.setdefault((e.agent, e.part), []).append(e)
+        repeated = {k: v for k, v in bends.items() if len(v) >= 2}
+        for (agent, part), group in repeated.items():
+            items.append((group[0].start, self.words("ev.finger_curl_many").format(
+                finger=self.part_phrase(agent, part, names),
+                count=self.count_phrase(len(group)))))
+        for e in [e for e in fingers if (e.agent, e.part) not in repeated][:4]:
             items.append((e.start, self.words(f"ev.{e.kind}").format(
                 finger=self.part_phrase(e.agent, e.part, names))))
         items.sort(key=lambda x: x[0])
@@ -396,8 +416,10 @@ class _Writer:
     def duet_agent_text(self, agent: str, other: str, names: dict[str, str]) -> str:
         ev = self.ev
         segs: list[tuple[int, str]] = [(self._role_frame(), self.role_phrase(agent, names[other]))]
+        role = "lead" if agent == self.lead_agent else "follow"
+        walks_in_role = WALKING_ROLES.get(self.label) == role
         for e in ev.of_kind("approach", "retreat"):
-            if e.agent in ("", agent):
+            if e.agent in ("", agent) and not (walks_in_role and e.kind == "approach"):
                 segs.append((e.start, self.words(f"ag.{e.kind}").format(other=names[other])))
         many = self.cycling_hands()
         for (who, part), n in many.items():

@@ -45,11 +45,12 @@ EVENT_KINDS: tuple[str, ...] = (
 SPEEDS: tuple[str, ...] = ("slow", "moderate", "fast")
 
 # Surface offset of each contact part from its joint centres, metres: joints sit inside the
-# flesh, so two parts touch when their joints are about the sum of these apart.
+# flesh, so two parts touch when their joints are about the sum of these apart. ("head" holds
+# the neck joint too, hence less than a head's half-width.)
 PART_RADIUS_M: dict[str, float] = {
     "palm": 0.018, "fingers": 0.010, "fingertips": 0.008, "thumb_tip": 0.009,
     "index_tip": 0.008, "middle_tip": 0.008, "ring_tip": 0.008, "pinky_tip": 0.008,
-    "hand": 0.012, "head": 0.09, "torso": 0.11, "shoulder": 0.05, "arm": 0.04,
+    "hand": 0.012, "head": 0.07, "torso": 0.11, "shoulder": 0.05, "arm": 0.04,
     "forearm": 0.035, "foot": 0.04,
 }
 CONTACT_MARGIN_M = 0.015
@@ -505,12 +506,18 @@ def detect_contacts(record: MotionRecord) -> list[DetectedContact]:
             # A pair nobody said would touch must come clearly together (surfaces overlapping,
             # not merely within the margin) to be reported.
             runs = [(s, e) for s, e in runs if dist[s:e].min() <= onset - CONTACT_MARGIN_M]
-        region = tuple(sorted([(aa, _region(record.skeleton, pa)),
-                               (ab, _region(record.skeleton, pb))]))
+        ends = [(aa, _region(record.skeleton, pa)), (ab, _region(record.skeleton, pb))]
+        region = tuple(sorted(ends))
+        # A scanned touch is also dropped where the same hand already touches the same other
+        # agent then (a push on the chest is not also told as a touch of the shoulder).
+        busy = [(agent, reg, other) for (agent, reg), other in zip(ends, (ab, aa))
+                if reg.endswith("hand") and agent != other]
         for s, e in runs:
-            if any(s < e2 and s2 < e for s2, e2 in taken.get(region, [])):
+            keys = [region] + ([] if declared else busy)
+            if any(s < e2 and s2 < e for k in keys for s2, e2 in taken.get(k, [])):
                 continue
-            taken.setdefault(region, []).append((s, e))
+            for k in [region] + busy:
+                taken.setdefault(k, []).append((s, e))
             accepted.append(DetectedContact(aa, pa, ab, pb, s, e, float(dist[s:e].min()),
                                             declared))
     accepted.sort(key=lambda c: (c.start, c.end))

@@ -510,6 +510,10 @@ BIMANUAL_PHRASES: dict[str, tuple[LabelPhrases, LabelPhrases]] = {
     ),
 }
 
+WALKING_ROLES: dict[str, str] = {"walk_up_and_greet": "lead", "beckon_and_approach": "follow"}
+"""Duet labels whose lead or follow phrase already says that agent walks over, so its text
+does not tell the approach a second time."""
+
 COUNTABLE_LABELS: dict[str, frozenset[str]] = {
     "duet": frozenset({
         "handshake", "high_five", "fist_bump", "wave_to_each_other", "bow_to_each_other",
@@ -596,6 +600,8 @@ WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                           ("both {hands} unfurl", "both {hands} unfurl in unison")),
     "ev.open_close_many": (("{hands} close into fists {count}", "{hands} close {count}"),
                            ("{hands} clench {count}", "{hands} ball up {count}")),
+    "ev.finger_curl_many": (("{finger} bends {count}", "{finger} curls {count}"),
+                            ("{finger} folds down {count}", "{finger} tucks in {count}")),
     "ev.finger_curl": (("{finger} bends", "{finger} curls down"), ("{finger} folds down", "{finger} tucks in")),
     "ev.finger_extend": (("{finger} straightens", "{finger} extends"),
                          ("{finger} pops up", "{finger} unfolds")),
