@@ -28,7 +28,7 @@ import numpy as np
 from dyad.motion import ContactInterval, MotionRecord
 from dyad.skeletons import BODY22_NAMES, BODY22_REST, contact_part_joints
 
-from .hand_pose import POSES, blend, counting_pose, hand_points
+from .hand_pose import POSES, _solve_thumb_to, blend, counting_pose, hand_points
 from .types import interaction
 
 FPS = 30.0
@@ -51,6 +51,9 @@ MIN_CLEARANCE_M = 0.012
 """No joint of one hand comes closer than this to a joint of the other."""
 CONTACT_M = 0.05
 """Parts touch when their closest joints are this close (``MotionRecord.contact_distance``)."""
+MAX_TRAVEL_SPEED_M_S = 1.8
+"""Peak fingertip speed of the transfers between rest and a gesture."""
+_FINGER_REACH_M = 0.19  # wrist to middle fingertip of the standard hand
 MAX_CLAP_SPEED_M_S = 1.6
 """Largest closing speed of two palms (or fists, fingertips) at the moment they meet."""
 
@@ -292,6 +295,21 @@ class _Clip:
         """A duration drawn from [low_s, high_s] at normal tempo, divided by the speed."""
         return self.u(low_s, high_s) / self.speed
 
+    def travel_s(self, moves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+                 ) -> float:
+        """Duration of a transfer between stances, ``moves`` = (side, wrist from, angles from,
+        wrist to, angles to) per hand: 0.65-1.0 s at normal tempo, longer where the fingertips
+        would otherwise peak above :data:`MAX_TRAVEL_SPEED_M_S` (minimum jerk peaks at 1.875
+        times the mean speed)."""
+        need = 0.0
+        for side, w0, a0, w1, a1 in moves:
+            r0 = hand_rotation_from_angles(a0, side)
+            r1 = hand_rotation_from_angles(a1, side)
+            turn = np.arccos(np.clip((np.trace(r0.T @ r1) - 1.0) / 2.0, -1.0, 1.0))
+            path_m = np.linalg.norm(np.asarray(w1) - w0) + _FINGER_REACH_M * self.scale * turn
+            need = max(need, 1.875 * path_m / MAX_TRAVEL_SPEED_M_S)
+        return max(self.dur(0.65, 1.0), float(need))
+
     def phase(self, name: str, start_s: float, end_s: float) -> None:
         self._phases.append((name, float(start_s), float(end_s)))
 
@@ -422,7 +440,7 @@ def _one_hand(c: _Clip, wrist_m: np.ndarray, angles_rad: np.ndarray, pose: np.nd
     act.hold(c.dur(0.05, 0.4))
     t_raise = act.end_s
     # Fingers form the sign while the hand travels: half way first, fully on arrival.
-    raise_s = c.dur(0.65, 1.0)
+    raise_s = c.travel_s([(side, act.wrist_m, act.angles_rad, wrist_m, angles_rad)])
     mid_wrist = 0.5 * (act.wrist_m + wrist_m) + np.array([0.0, 0.0, 0.03])
     act.move(0.5 * raise_s, mid_wrist, 0.5 * (act.angles_rad + angles_rad),
              blend(act.pose, pose, 0.45))
@@ -432,7 +450,7 @@ def _one_hand(c: _Clip, wrist_m: np.ndarray, angles_rad: np.ndarray, pose: np.nd
     layers = perform(act, t0) or []
     c.phase(name, t0, act.end_s)
     t_lower = act.end_s
-    act.move(c.dur(0.65, 1.0), *rest_state)
+    act.move(c.travel_s([(side, act.wrist_m, act.angles_rad, *rest_state[:2])]), *rest_state)
     c.phase("lower", t_lower, act.end_s)
     act.hold(c.dur(0.05, 0.35))
     paths[c.other].hold_until(act.end_s)
@@ -645,10 +663,13 @@ def _both_hands(c: _Clip, gap_m: float, angles_rad: np.ndarray, pose: np.ndarray
     lead.hold(c.dur(0.05, 0.3))
     lag.hold_until(lead.end_s + c.offset_s)
     t_raise = lead.end_s
-    raise_s = c.dur(0.65, 1.0)
+    targets = {s: _reachable(centre + mirror([0.0, -0.5 * separation_m, 0.0], s), s)
+               for s in SIDES}
+    raise_s = c.travel_s([(s, p.wrist_m, p.angles_rad, targets[s], angles_rad)
+                          for s, p in paths.items()])
     settle_s = c.dur(0.15, 0.3)
     for side, path in paths.items():
-        wrist = _reachable(centre + mirror([0.0, -0.5 * separation_m, 0.0], side), side)
+        wrist = targets[side]
         path.move(raise_s, wrist, angles_rad, blend(path.pose, pose, 0.7))
         path.move(settle_s, pose=pose)
     c.phase("raise", t_raise, lead.end_s)
@@ -661,7 +682,8 @@ def _both_hands(c: _Clip, gap_m: float, angles_rad: np.ndarray, pose: np.ndarray
     c.phase(name, t0, t1)
     for path in paths.values():
         path.hold_until(t1)
-    lower_s = c.dur(0.65, 1.0)
+    lower_s = c.travel_s([(s, p.wrist_m, p.angles_rad, *rest_states[s][:2])
+                          for s, p in paths.items()])
     lead.move(lower_s, *rest_states[c.handedness])
     lag.hold(c.offset_s).move(lower_s, *rest_states[c.other])
     c.phase("lower", t1, lead.end_s)
@@ -862,7 +884,7 @@ def _meeting_point(c: _Clip, x=(0.27, 0.36), z=(1.14, 1.28)) -> np.ndarray:
 
 def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray],
           poses: dict[str, np.ndarray], retreat: dict[str, np.ndarray], open_m: float,
-          parts: tuple[str, str], taps: int = 0, hold_s: float = 0.0,
+          parts: tuple[str, str] | list[tuple[str, str]], taps: int = 0, hold_s: float = 0.0,
           open_poses: dict[str, np.ndarray] | None = None, perform=None,
           name: str = "hold", lead_share: float = 0.5) -> MotionRecord:
     """Both hands rise to an open stance, come together into the contact design and either tap
@@ -873,8 +895,10 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
         wrists, angles, poses: the contact design of each hand.
         retreat: unit direction each hand moves away from the contact.
         open_m: distance the two hands separate along ``retreat`` (lead hand ``lead_share``).
-        parts: contact parts (left hand's, right hand's) recorded for every contact.
+        parts: contact parts (left hand's, right hand's) recorded for every contact, or a
+            list of such pairs when the hands touch in several places at once.
     """
+    pairs = [parts] if isinstance(parts[0], str) else list(parts)
     open_poses = open_poses or poses
     share = {c.handedness: lead_share, c.other: 1.0 - lead_share}
     opened = {s: wrists[s] + open_m * share[s] * np.asarray(retreat[s]) for s in SIDES}
@@ -883,9 +907,11 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
     rest_states = {s: (p.wrist_m, p.angles_rad, p.pose) for s, p in paths.items()}
     paths[c.handedness].hold(c.dur(0.05, 0.3))
     paths[c.other].hold_until(paths[c.handedness].end_s + c.offset_s)
-    raise_s = c.dur(0.65, 1.0)
+    opened = {s: _reachable(opened[s], s, 0.01) for s in SIDES}
+    raise_s = c.travel_s([(s, p.wrist_m, p.angles_rad, opened[s], angles[s])
+                          for s, p in paths.items()])
     for s, path in paths.items():
-        path.move(raise_s, _reachable(opened[s], s, 0.01), angles[s], open_poses[s])
+        path.move(raise_s, opened[s], angles[s], open_poses[s])
     t = max(p.end_s for p in paths.values())
     c.phase("raise", paths[c.handedness].end_s - raise_s, t)
     t += c.dur(0.0, 0.15)
@@ -909,7 +935,8 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
             # At least two frames at 30 fps, so every clap is seen touching.
             touch = max(c.dur(0.06, 0.1), 2.2 / FPS)
             both(touch)
-            c.contact(parts[0], parts[1], t, t + touch)
+            for part_left, part_right in pairs:
+                c.contact(part_left, part_right, t, t + touch)
             c.phase("contact", t, t + touch)
             t += touch
             release = c.dur(0.14, 0.24)
@@ -928,13 +955,15 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
         t1 = max(p.end_s for p in paths.values())
         for path in paths.values():
             path.hold_until(t1)
-        c.contact(parts[0], parts[1], t, t1)
+        for part_left, part_right in pairs:
+            c.contact(part_left, part_right, t, t1)
         c.phase(name, t, t1)
         release = c.dur(0.25, 0.4)
         both(release, to_contact=False)
         c.phase("release", t1, t1 + release)
         t = t1 + release
-    lower_s = c.dur(0.65, 1.0)
+    lower_s = c.travel_s([(s, p.wrist_m, p.angles_rad, *rest_states[s][:2])
+                          for s, p in paths.items()])
     paths[c.handedness].move(lower_s, *rest_states[c.handedness])
     paths[c.other].hold(c.offset_s).move(lower_s, *rest_states[c.other])
     c.phase("lower", t, t + lower_s + c.offset_s)
@@ -1016,3 +1045,221 @@ def rub_palms(rng: np.random.Generator) -> MotionRecord:
         return [layer]
     return _meet(c, wrists, angles, poses, retreat, c.u(0.08, 0.14), ("palm", "palm"),
                  hold_s=c.dur(0.1, 0.3), perform=perform, name="rub")
+
+
+def tent_pose(depth_m: float, spread_rad: float = 0.08) -> np.ndarray:
+    """A right-hand pose whose five fingertips all lie ``depth_m`` palm-side of the palm's
+    joint plane (hand scale 1): fingers slightly curved and spread, the thumb opposed. Two
+    mirrored hands in this pose, palms facing, touch at all five fingertips."""
+    profile = np.array([1.0, 0.55, 0.45])
+    k = np.linspace(0.0, 1.2, 241)
+    pose = np.zeros((len(k), 5, 4))
+    pose[:, 1:, 0] = spread_rad * np.array([1.0, 0.2, -0.6, -1.4])
+    pose[:, 1:, 1:] = k[:, None, None] * profile
+    depth = -hand_points(pose)[:, [8, 12, 16, 20], 2]  # (K, 4), increasing with k
+    out = pose[0].copy()
+    for i in range(4):
+        out[1 + i, 1:] = np.interp(depth_m, depth[:, i], k) * profile
+    target = np.array([0.085, 0.07, -depth_m])
+    out[0] = _solve_thumb_to(target, np.array([0.6, 0.3, 0.2, 0.2]), out)
+    return out
+
+
+BIMANUAL_POSES["tent"] = tent_pose(0.035)
+KNUCKLE_GAP_M = 0.026
+"""Distance between the front knuckle joints of two fists touching, at hand scale 1."""
+EDGE_GAP_M = 0.021
+"""Distance between the little-finger edge joints of two hands side by side, at scale 1."""
+
+
+def _mirror_meet(c: _Clip, pose: np.ndarray, angles: np.ndarray, gap_m: float,
+                 centre: np.ndarray, retreat_right: np.ndarray, open_m: float,
+                 parts: tuple[str, str], **kwargs) -> MotionRecord:
+    """:func:`_meet` for a mirror-symmetric design: the right hand's ``pose`` and ``angles``
+    with its most medial joint ``gap_m`` (scaled) from the left hand's mirror image."""
+    right = mirrored_contact_wrist(pose, angles, c.scale, centre, gap_m * c.scale)
+    retreat = {s: mirror(retreat_right, s) for s in SIDES}
+    return _meet(c, _mirrored(right, centre), {s: angles for s in SIDES},
+                 {s: pose for s in SIDES}, retreat, open_m, parts, **kwargs)
+
+
+@interaction("bimanual", "tap_fingertips", has_contact=True)
+def tap_fingertips(rng: np.random.Generator) -> MotionRecord:
+    """Palms facing, fingers curved, the five fingertips of each hand tap their mirror 1-5 times."""
+    c = _Clip("tap_fingertips", rng)
+    c.repetitions = int(rng.integers(1, 6))
+    c.offset_s = c.u(0.0, 0.15)
+    angles = np.array([0.0, c.u(0.2, 0.8), 0.5 * np.pi, 0.0])
+    opened = blend(BIMANUAL_POSES["tent"], POSES["relaxed"], 0.3)
+    return _mirror_meet(c, BIMANUAL_POSES["tent"], angles, TIP_GAP_M, _meeting_point(c),
+                        np.array([0.0, -1.0, 0.0]), c.u(0.04, 0.08) * c.amplitude,
+                        ("fingertips", "fingertips"), taps=c.repetitions,
+                        open_poses={s: opened for s in SIDES}, lead_share=c.u(0.5, 0.7))
+
+
+@interaction("bimanual", "steeple", has_contact=True)
+def steeple(rng: np.random.Generator) -> MotionRecord:
+    """Fingertips of both hands pressed together, fingers up, palms apart (a steeple), held."""
+    c = _Clip("steeple", rng)
+    c.offset_s = c.u(0.0, 0.2)
+    angles = np.array([0.0, c.u(1.0, 1.4), 0.5 * np.pi, 0.0])
+    centre = _meeting_point(c, x=(0.22, 0.32), z=(1.2, 1.32))
+    bob = np.array([0.0, 0.0, 0.02]) * c.amplitude
+    c.repetitions = int(rng.integers(1, 3))
+
+    def perform(paths, t0):
+        # The steeple is lifted toward the chin and lowered again, tips together.
+        for _ in range(c.repetitions - 1):
+            for path in paths.values():
+                path.move(c.dur(0.35, 0.5), path.wrist_m + bob).move(c.dur(0.35, 0.5),
+                                                                     path.wrist_m - bob)
+    return _mirror_meet(c, BIMANUAL_POSES["tent"], angles, TIP_GAP_M, centre,
+                        np.array([0.0, -1.0, 0.0]), c.u(0.06, 0.12), ("fingertips", "fingertips"),
+                        hold_s=c.dur(0.8, 2.0), perform=perform,
+                        open_poses={s: blend(BIMANUAL_POSES["tent"], POSES["relaxed"], 0.4)
+                                    for s in SIDES})
+
+
+@interaction("bimanual", "tap_index_fingers", has_contact=True)
+def tap_index_fingers(rng: np.random.Generator) -> MotionRecord:
+    """Index fingers point at each other and tap tip to tip 1-5 times."""
+    c = _Clip("tap_index_fingers", rng)
+    c.repetitions = int(rng.integers(1, 6))
+    c.offset_s = c.u(0.0, 0.15)
+    angles = np.array([c.u(1.15, 1.5), c.u(-0.1, 0.3), c.u(0.0, 1.2), 0.0])
+    back = -hand_rotation_from_angles(angles, "right")[:, 0]
+    return _mirror_meet(c, POSES["point"], angles, TIP_GAP_M,
+                        _meeting_point(c, x=(0.28, 0.36), z=(1.15, 1.27)), back,
+                        c.u(0.03, 0.07) * c.amplitude, ("index_tip", "index_tip"),
+                        taps=c.repetitions, lead_share=c.u(0.5, 0.7))
+
+
+@interaction("bimanual", "knock_fists", has_contact=True)
+def knock_fists(rng: np.random.Generator) -> MotionRecord:
+    """Two fists knock together knuckles to knuckles 1-3 times."""
+    c = _Clip("knock_fists", rng)
+    c.repetitions = int(rng.integers(1, 4))
+    c.offset_s = c.u(0.0, 0.15)
+    angles = np.array([c.u(1.3, 1.6), c.u(-0.15, 0.15), c.u(0.5, 1.7), 0.0])
+    return _mirror_meet(c, POSES["fist"], angles, KNUCKLE_GAP_M, _meeting_point(c),
+                        np.array([0.0, -1.0, 0.0]), c.u(0.08, 0.16) * c.amplitude,
+                        ("hand", "hand"), taps=c.repetitions, lead_share=c.u(0.5, 0.8))
+
+
+@interaction("bimanual", "cup_hands", has_contact=True)
+def cup_hands(rng: np.random.Generator) -> MotionRecord:
+    """Both hands cupped palm up, little-finger edges together, as if holding water."""
+    c = _Clip("cup_hands", rng)
+    c.offset_s = c.u(0.0, 0.2)
+    angles = np.array([c.u(0.0, 0.3), c.u(0.0, 0.35), c.u(2.6, 3.0), 0.0])
+    lift = np.array([0.02, 0.0, 0.05]) * c.amplitude
+    offer = rng.random() < 0.5
+    c.extra["lift"] = bool(offer)
+
+    def perform(paths, t0):
+        if offer:
+            for path in paths.values():
+                path.move(c.dur(0.4, 0.7), path.wrist_m + lift).hold(c.dur(0.3, 0.8))
+    return _mirror_meet(c, POSES["cup"], angles, EDGE_GAP_M,
+                        _meeting_point(c, x=(0.28, 0.36), z=(1.1, 1.18)),
+                        np.array([0.0, -1.0, -0.3]) / np.hypot(1.0, 0.3), c.u(0.08, 0.16),
+                        ("hand", "hand"), hold_s=c.dur(0.6, 1.5), perform=perform)
+
+
+def angles_from_rotation(rotation: np.ndarray, side: str,
+                         near_rad: np.ndarray | None = None) -> np.ndarray:
+    """Wrist angles (4,) (tilt 0) whose :func:`hand_rotation_from_angles` is ``rotation``.
+
+    Of the equivalent angle sets, returns the one closest to ``near_rad`` (default zeros), so
+    that a path interpolating from ``near_rad`` turns the short way.
+    """
+    rot = np.asarray(rotation, dtype=np.float64)
+    if side == "left":  # a left hand's rotation is the mirror conjugate of a right hand's
+        rot = rot * np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, -1.0, 1.0]])
+    near = np.zeros(4) if near_rad is None else np.asarray(near_rad, dtype=np.float64)
+    fingers = rot[:, 0]
+    pitch = float(np.arcsin(np.clip(fingers[2], -1.0, 1.0)))
+    yaw = float(np.arctan2(fingers[1], fingers[0]))
+    rest = (_rz(np.array(yaw)) @ _ry(np.array(-pitch))).T @ rot
+    sup = float(np.arctan2(rest[2, 1], rest[1, 1]))
+    best = None
+    for y, p, s in ((yaw, pitch, sup), (yaw + np.pi, np.pi - pitch, sup + np.pi)):
+        cand = np.array([y, p, s, 0.0])
+        for k in (0, 2):  # yaw and supination are periodic
+            cand[k] += 2.0 * np.pi * np.round((near[k] - cand[k]) / (2.0 * np.pi))
+        if best is None or np.abs(cand - near).sum() < np.abs(best - near).sum():
+            best = cand
+    return best
+
+
+# Heart: index fingers curl over into the two lobes and meet at the notch, thumbs point down
+# and meet at the tip; other fingers tucked. Found offline by least squares on the outline
+# (index tip 7.5 cm above the thumb tip, lobes 2.8 cm above the notch, nothing else within
+# 0.8 cm of the midplane); tests check the geometry it must keep.
+_HEART_ANGLES = np.array([0.669, 0.605, 0.934, 0.601])
+BIMANUAL_POSES["heart"] = _with(POSES["fist"], thumb=(0.829, 1.3, 1.0, 0.552),
+                                index=(0.0, 0.849, 1.3, 0.237))
+
+
+@interaction("bimanual", "heart_shape", has_contact=True)
+def heart_shape(rng: np.random.Generator) -> MotionRecord:
+    """The hands form a heart: index tips meet at the top, thumb tips at the bottom point."""
+    c = _Clip("heart_shape", rng)
+    c.offset_s = c.u(0.0, 0.2)
+    pose = BIMANUAL_POSES["heart"]
+    centre = _meeting_point(c, x=(0.26, 0.34), z=(1.2, 1.32))
+    right = mirrored_contact_wrist(pose, _HEART_ANGLES, c.scale, centre, TIP_GAP_M * c.scale)
+    show = np.array([0.04, 0.0, 0.02]) * c.amplitude
+    c.repetitions = int(rng.integers(1, 3))
+
+    def perform(paths, t0):
+        # Showing the heart: pushed toward the onlooker and back.
+        for _ in range(c.repetitions - 1):
+            for path in paths.values():
+                path.move(c.dur(0.3, 0.5), path.wrist_m + show).move(c.dur(0.3, 0.5),
+                                                                     path.wrist_m - show)
+    record = _meet(c, _mirrored(right, centre), {s: _HEART_ANGLES for s in SIDES},
+                   {s: pose for s in SIDES}, {s: mirror([0.0, -1.0, 0.0], s) for s in SIDES},
+                   c.u(0.06, 0.12), [("index_tip", "index_tip"), ("thumb_tip", "thumb_tip")],
+                   hold_s=c.dur(0.8, 1.8),
+                   perform=perform, open_poses={s: blend(pose, POSES["relaxed"], 0.3)
+                                                for s in SIDES})
+    return record
+
+
+BIMANUAL_POSES["l_shape"] = _with(POSES["point"], thumb=(0.0, -0.7, 0.0, 0.0))
+
+
+@interaction("bimanual", "finger_frame", has_contact=True)
+def finger_frame(rng: np.random.Generator) -> MotionRecord:
+    """Two L shapes (index and thumb) frame a picture: each index tip meets the other thumb tip.
+
+    The left hand is the right hand reflected through the frame's centre (palm toward the
+    face, index down), a hair behind it so the corners touch at :data:`TIP_GAP_M`.
+    """
+    c = _Clip("finger_frame", rng)
+    c.offset_s = c.u(0.0, 0.2)
+    pose = BIMANUAL_POSES["l_shape"]
+    right_angles = np.array([c.u(-0.2, 0.2), c.u(1.2, 1.42), c.u(-0.2, 0.2), c.u(-0.3, 0.3)])
+    rot_right = hand_rotation_from_angles(right_angles, "right")
+    offsets = hand_points(pose, "right", c.scale) @ rot_right.T
+    centre = _meeting_point(c, x=(0.3, 0.37), z=(1.27, 1.38))
+    corner_mid = 0.5 * (offsets[8] + offsets[4])
+    wrist_right = centre + [0.5 * TIP_GAP_M * c.scale, 0.0, 0.0] - corner_mid
+    wrists = {"right": wrist_right, "left": 2.0 * centre - wrist_right}
+    rot_left = -rot_right * np.array([1.0, -1.0, 1.0])  # point reflection of a mirrored hand
+    rest_left = np.array([0.2, -0.2, 0.5, 0.0])
+    angles = {"right": right_angles,
+              "left": angles_from_rotation(rot_left, "left", near_rad=rest_left)}
+    diagonal = np.array([0.0, -1.0, -1.0]) / np.sqrt(2.0)
+    pan = np.array([0.0, c.u(-0.05, 0.05), c.u(-0.02, 0.03)]) * c.amplitude
+
+    def perform(paths, t0):
+        if np.abs(pan).sum() > 0.03:  # frame a wider shot: the frame pans
+            for path in paths.values():
+                path.move(c.dur(0.6, 1.0), path.wrist_m + pan).hold(c.dur(0.2, 0.6))
+    return _meet(c, wrists, angles, {s: pose for s in SIDES},
+                 {"right": diagonal, "left": -diagonal}, c.u(0.06, 0.12),
+                 [("thumb_tip", "index_tip"), ("index_tip", "thumb_tip")],
+                 hold_s=c.dur(0.8, 1.8), perform=perform,
+                 open_poses={s: blend(pose, POSES["relaxed"], 0.3) for s in SIDES})
