@@ -238,7 +238,9 @@ def _real_types(mode):
 @pytest.mark.parametrize("mode", ["duet", "bimanual"])
 def test_real_generators_caption_and_detect_their_contacts(mode):
     """Every registered real generator: clips caption cleanly, and the contacts a generator
-    declares are found in its joints (onset within 3 frames) for nearly all of them."""
+    declares are seen in its joints (inside a measured contact of the same parts) for nearly
+    all of them. (Repeated pats may read as one touch: joints inside a shoulder or torso stay
+    within touching distance while the hand lifts a few centimetres.)"""
     types = _real_types(mode)
     if not types:
         pytest.skip(f"no real {mode} generators registered in this checkout")
@@ -249,12 +251,19 @@ def test_real_generators_caption_and_detect_their_contacts(mode):
         assert len(rec.captions) >= 3 and all(rec.captions) and rec.text
         assert set(rec.agent_texts) == set(rec.agents) and rec.meta["inter_text"]
         assert not set().union(*(words_of(c) for c in rec.captions)) & only
-        found = [c for c in rec.meta["kinematics"]["events"] if c["kind"] == "contact_on"]
+        events = rec.meta["kinematics"]["events"]
+        spans = []  # measured [on, off) of each pair
+        for e in events:
+            key = (e["agent"], e["part"], e["other_agent"], e["other_part"])
+            if e["kind"] == "contact_on":
+                spans.append([key, e["start"], rec.num_frames])
+            elif e["kind"] == "contact_off":
+                next(sp for sp in reversed(spans) if sp[0] == key)[2] = e["start"]
         for c in rec.contacts:
             declared += 1
-            matched += any(e["agent"] == c.agent_a and e["part"] == c.part_a and
-                           e["other_agent"] == c.agent_b and e["other_part"] == c.part_b and
-                           abs(e["start"] - c.start) <= 3 for e in found)
+            key = (c.agent_a, c.part_a, c.agent_b, c.part_b)
+            matched += any(k == key and on - 3 <= c.start and c.end <= off + 3
+                           for k, on, off in spans)
     if declared:
         assert matched >= 0.8 * declared, f"{matched}/{declared} declared contacts found"
 
