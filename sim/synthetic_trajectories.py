@@ -178,6 +178,9 @@ def standing_humanoid(robot: RobotModel, seconds: float, base_pos: np.ndarray,
         if not np.isfinite(span):
             continue
         centre = np.clip(0.0, robot.lower[j], robot.upper[j])
+        if "shoulder_roll" in name:  # arms slightly away from the body, hands clear of the legs
+            centre = np.clip(0.35 if robot.upper[j] > abs(robot.lower[j]) else -0.35,
+                             robot.lower[j], robot.upper[j])
         q[:, j] = np.clip(centre + wave * span * 0.5 * np.sin(2 * np.pi * 0.3 * t + 0.7 * j),
                           robot.lower[j], robot.upper[j])
     q = apply_mimic(robot, q)
