@@ -1,5 +1,5 @@
-"""Hand retargeting: human ``hand21`` keypoints to robot finger joints, by box-constrained damped
-least squares on Pinocchio's analytic Jacobians.
+"""Hand retargeting: human ``hand21`` keypoints to robot finger joints, by box-constrained
+Levenberg-Marquardt on Pinocchio's analytic Jacobians.
 
 The solver works in Dyad's hand frame (dyad/skeletons.py: origin at the wrist, X toward the
 middle finger, Y toward the thumb side, Z out of the back of the hand; a left hand is the mirror
@@ -8,7 +8,8 @@ image). Input keypoints must already be in that frame (see ``retarget/input_conv
 Cost, in the independent coordinates ``x`` of the hand (mimic followers are eliminated):
 
 - wrist -> keypoint vectors (the tips, plus any other mapped keypoint, with a lower weight), to
-  the human's keypoints scaled by the hand's scale;
+  the human's keypoints scaled by the hand's scale, under a Huber loss so that an unreachable
+  target pulls linearly, not quadratically;
 - thumb-tip -> finger-tip vectors (DexPilot style). When the human's thumb and a fingertip are
   closer than ``pinch_enter_m`` the target shrinks to zero and the weight rises to
   ``pinch_weight``, so the robot tips touch; between ``pinch_enter_m`` and ``pinch_exit_m`` both
@@ -20,15 +21,15 @@ Cost, in the independent coordinates ``x`` of the hand (mimic followers are elim
 - temporal regularisation toward the previous frame's solution, plus Levenberg-Marquardt damping
   of each step (which vanishes at convergence).
 
-Hard joint limits are box constraints on ``x`` (a follower's limits are mapped onto its leader)
-handled by a small active-set solve of the Gauss-Newton step, so no solution ever leaves them.
-Each frame warm-starts from the previous one, so a few iterations suffice.
+Hard joint limits are box constraints on ``x`` (a follower's limits are mapped onto its leader),
+enforced by projected Newton steps, so no solution ever leaves them. Each frame warm-starts from
+the previous one, so two linearisations per frame suffice (docs/retarget.md has the figures).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -246,8 +247,7 @@ class HandIK:
         self._frame_rows = [(i, fid, slice(3 * i, 3 * i + 3))
                             for i, fid in enumerate(self._frame_ids, start=1)]
         self._lwa = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
-        self.data_q = pin.neutral(model)
-        pin.framesForwardKinematics(model, self.data, self.data_q)
+        pin.framesForwardKinematics(model, self.data, pin.neutral(model))
         wrist = self.data.oMf[model.getFrameId(mapping.wrist_frame)]
         rot = np.asarray(mapping.rotation_hand_to_wrist, dtype=float)
         if rot.shape != (3, 3) or not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) \
@@ -640,10 +640,6 @@ class HandIK:
             gap = float(np.linalg.norm(robot[self._row_of(8) - 1] - robot[self._row_of(4) - 1]))
         return {"fingertip_error_m": float(tip_err.mean()), "vector_error_m": float(vec_err.mean()),
                 "thumb_index_gap_m": gap}
-
-    def with_config(self, **changes) -> HandIKConfig:
-        """A copy of the config with ``changes`` (use ``solver.config = ...`` to apply)."""
-        return replace(self.config, **changes)
 
 
 def _palm_fixed_keypoints(pin, model, keypoint_frames: dict[int, str]) -> tuple[int, ...]:

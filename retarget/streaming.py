@@ -80,6 +80,11 @@ class HandStreamer:
         self.last_status = FrameStatus.OK
         self.last_reason = ""
 
+    def calibrate(self, rest_keypoints: npt.ArrayLike) -> np.ndarray:
+        """Per-finger scales from the operator's open flat hand, given in the streamer's
+        convention (see :meth:`HandIK.calibrate`); raises on a bad pose (set-up, not a frame)."""
+        return self.ik.calibrate(to_hand_frame(rest_keypoints, self.convention, self.side))
+
     def _hold(self, status: FrameStatus, reason: str) -> np.ndarray:
         self.last_status = status
         self.last_reason = reason

@@ -304,6 +304,9 @@ def test_streaming_holds_and_flags_bad_frames(clip_hand_frame):
     assert streamer.last_status is FrameStatus.OK
     assert not np.array_equal(after, first)
     assert streamer.frames_held == len(bad_frames)
+    # Calibration through the streamer takes the tracker's convention.
+    scales = streamer.calibrate(HAND21_REST_RIGHT * 0.9)
+    np.testing.assert_allclose(scales, streamer.ik.calibrate(HAND21_REST_RIGHT) / 0.9)
 
 
 @needs_data
