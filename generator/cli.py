@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--agent-text", dest="agent_texts", action="append", type=_agent_text,
                    default=[], metavar="AGENT=TEXT",
-                   help="per-agent text: A=/B= for duet, left=/right=/inter= for bimanual "
-                        "(repeatable)")
+                   help="per-agent text: A=/B= for duet, left=/right= for bimanual, inter= "
+                        "for their relation (repeatable)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="generator checkpoint (default: the packaged model)")
     p.add_argument("--steps", type=int, default=None, help="flow steps per chunk, 1-8")

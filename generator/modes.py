@@ -14,8 +14,9 @@ from dyad.motion import AGENTS, SKELETON_OF_MODE
 from dyad.skeletons import BODY22_NAMES, SKELETONS
 
 TEXT_ROLES: tuple[str, ...] = ("overall", "agent0", "agent1", "inter")
-"""Role slots of the text conditioning: the overall text, one text per agent, and the
-inter-hand text (bimanual only)."""
+"""Role slots of the text conditioning: the overall text, one text per agent, and the text
+about their relation (the inter-hand text of bimanual motion; distance and contacts of a
+duet)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class ModeSpec:
         agents: agent names in contract order.
         num_joints: joints per agent.
         parents: parent index of each joint (contract skeleton).
-        text_roles: accepted ``agent_texts`` keys mapped to a role slot of ``TEXT_ROLES``.
+        text_roles: accepted ``agent_texts`` keys mapped to a role slot of ``TEXT_ROLES``
+            (``inter`` is the text about the relation between the agents: distance, contacts).
         root_joints: (agent, joint) pairs whose mean, projected to the floor, is the origin of
             the canonical frame.
         heading_pairs: (left joint, right joint) pairs of agent 0 whose summed left-minus-right
@@ -66,7 +68,7 @@ MODE_SPECS: dict[str, ModeSpec] = {
     "duet": ModeSpec(
         name="duet", skeleton=SKELETON_OF_MODE["duet"], agents=AGENTS["duet"], num_joints=62,
         parents=SKELETONS["body22+hands"].parents,
-        text_roles={"A": "agent0", "B": "agent1"},
+        text_roles={"A": "agent0", "B": "agent1", "inter": "inter"},
         root_joints=((0, _BODY["pelvis"]),),
         heading_pairs=((_BODY["l_hip"], _BODY["r_hip"]),
                        (_BODY["l_shoulder"], _BODY["r_shoulder"])),

@@ -83,7 +83,7 @@ def _mode_of_agent_keys(keys) -> str | None:
         return None
     if not modes:
         raise DyadInputError(f"agent texts {sorted(keys)} fit no mode; duet takes A/B, "
-                             "bimanual takes left/right/inter")
+                             "bimanual takes left/right, both take inter")
     return modes.pop() if len(modes) == 1 else None
 
 
@@ -167,7 +167,8 @@ class MotionGenerator:
             mode: ``auto`` (chosen from the text), ``duet`` or ``bimanual``.
             seconds: duration, 0 < seconds <= 120.
             seed: noise seed; the same seed, text and device give the same motion.
-            agent_texts: optional per-agent texts (``A``/``B``; ``left``/``right``/``inter``).
+            agent_texts: optional per-agent texts (``A``/``B`` or ``left``/``right``) and
+                ``inter`` (the relation between the agents).
             **sampling: ``steps``, ``guidance`` or ``noise_scale`` overrides.
         """
         return self.stream_request(self.prepare(text, mode, seconds, seed, agent_texts,

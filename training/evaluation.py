@@ -159,12 +159,21 @@ def segment_distances(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.nda
     f = (d2 * r).sum(-1)
     c = (d1 * r).sum(-1)
     b = (d1 * d2).sum(-1)
+    safe_a, safe_e = np.maximum(a, eps), np.maximum(e, eps)
     denom = a * e - b * b
+    # General case (Ericson, Real-Time Collision Detection 5.1.9), then the clamped ends.
     s = np.where(denom > eps, np.clip((b * f - c * e) / np.maximum(denom, eps), 0, 1), 0.0)
-    t = np.where(e > eps, (b * s + f) / np.maximum(e, eps), 0.0)
-    s = np.where(t < 0, np.where(a > eps, np.clip(-c / np.maximum(a, eps), 0, 1), 0.0), s)
-    s = np.where(t > 1, np.where(a > eps, np.clip((b - c) / np.maximum(a, eps), 0, 1), 0.0), s)
+    t = (b * s + f) / safe_e
+    s = np.where(t < 0, np.clip(-c / safe_a, 0, 1), np.where(t > 1, np.clip((b - c) / safe_a,
+                                                                           0, 1), s))
     t = np.clip(t, 0, 1)
+    # Degenerate segments (points).
+    point_b = e <= eps
+    s = np.where(point_b, np.clip(-c / safe_a, 0, 1), s)
+    t = np.where(point_b, 0.0, t)
+    point_a = a <= eps
+    s = np.where(point_a, 0.0, s)
+    t = np.where(point_a, np.where(point_b, 0.0, np.clip(f / safe_e, 0, 1)), t)
     closest = (p1 + d1 * s[..., None]) - (p2 + d2 * t[..., None])
     return np.linalg.norm(closest, axis=-1)
 

@@ -122,7 +122,8 @@ class MotionTextEvaluator(nn.Module):
 
         Args:
             joints: (B, T, 2, J, 3) world positions (T is cut to ``max_frames``).
-            mask: (B, T) True on real frames (clips are padded at the end).
+            mask: (B, T) True on real frames (clips are padded at the end, so ``mask`` is
+                a prefix).
         """
         if mode not in self.modes:
             raise DyadInputError(f"this evaluator serves {self.modes}, not {mode!r}")
@@ -135,7 +136,11 @@ class MotionTextEvaluator(nn.Module):
         x = torch.cat([(x[..., :f] - mean) / std, x[..., f:] / vstd], dim=-1).flatten(2)
         h = self.motion_in[mode](x) + self.mode_embedding[self.modes.index(mode)]
         h = self.downsample(h.transpose(1, 2)).transpose(1, 2)
-        m = mask[:, ::2][:, :h.shape[1]]
+        # Token i of the strided convolution reads frames 2i-1 .. 2i+2: keep only tokens that
+        # read no padding, so a padded clip embeds exactly like the clip alone.
+        length = mask.sum(1, keepdim=True)
+        m = (2 * torch.arange(h.shape[1], device=h.device)[None] + 2) < length
+        m[:, 0] = True
         h = h + self.positions[:h.shape[1]]
         h = self.motion_encoder(h, src_key_padding_mask=~m)
         pooled = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1)

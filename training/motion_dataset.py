@@ -35,7 +35,8 @@ class Clip:
         joints: (T, 2, J, 3) float32 world positions in metres.
         mode: ``duet`` or ``bimanual``.
         texts: the overall text followed by alternative captions (distinct, non-empty).
-        agent_texts: per-agent texts by agent name (may be empty).
+        agent_texts: per-agent texts by agent name, plus ``inter`` (the synthesiser's
+            ``meta["inter_text"]``: distance and contacts) when present; may be empty.
         name: file stem, for messages.
         label: interaction label, "" if none.
         contacts: labelled contact intervals.
@@ -65,8 +66,12 @@ def clip_from_record(record: MotionRecord, name: str = "") -> Clip:
                                 if t and t.strip()))
     if not texts:
         raise DatasetLayoutError(f"{name}: clip has no text or captions")
+    agent_texts = dict(record.agent_texts)
+    inter = record.meta.get("inter_text") if isinstance(record.meta, dict) else None
+    if isinstance(inter, str) and inter.strip():
+        agent_texts["inter"] = inter.strip()
     return Clip(joints=np.ascontiguousarray(record.joints, dtype=np.float32), mode=mode,
-                texts=texts, agent_texts=dict(record.agent_texts), name=name,
+                texts=texts, agent_texts=agent_texts, name=name,
                 label=record.label, contacts=list(record.contacts))
 
 

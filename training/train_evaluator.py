@@ -19,7 +19,7 @@ import torch
 
 from dyad.errors import DyadInputError
 from dyad.generator.text_conditioning import TextCondition, collate_conditions
-from dyad.generator.text_encoder import TextEncoder
+from dyad.generator.text_encoder import shared_text_encoder
 
 from .evaluator import EvaluatorConfig, MotionTextEvaluator, save_evaluator
 from .motion_dataset import ClipDataset, Clip, collate_clips, load_folders
@@ -28,6 +28,8 @@ from .training_run import (MetricsLog, check_positive, end_run, rng_state, seed_
                            set_cpu_threads, set_rng_state, start_run, warmup_cosine)
 
 R_PRECISION_BATCH = 32
+DEFAULT_STEPS = 4000
+PLOT_EVERY_S = 300.0
 
 
 @dataclass
@@ -36,7 +38,7 @@ class EvaluatorTrainOptions:
 
     data: list
     out: Path
-    steps: int = 4000
+    steps: int | None = None
     batch_size: int = 64
     lr: float = 3e-4
     weight_decay: float = 0.01
@@ -54,7 +56,8 @@ class EvaluatorTrainOptions:
     model: EvaluatorConfig = field(default_factory=EvaluatorConfig)
 
     def check(self) -> None:
-        check_positive("--steps", self.steps)
+        if self.steps is not None:
+            check_positive("--steps", self.steps)
         check_positive("--batch-size", self.batch_size)
         check_positive("--lr", self.lr, integer=False)
         if self.batch_size < 2:
@@ -105,7 +108,9 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
         if not last_path.is_file():
             raise DyadInputError(f"--resume: {last_path} does not exist (nothing to resume)")
         resume_state = torch.load(last_path, map_location="cpu", weights_only=False)
-        opts = replace(opts, model=EvaluatorConfig.from_dict(resume_state["config"]))
+        opts = replace(opts, model=EvaluatorConfig.from_dict(resume_state["config"]),
+                       steps=opts.steps or resume_state["planned_steps"])
+    opts = replace(opts, steps=opts.steps or DEFAULT_STEPS)
     if main:
         out.mkdir(parents=True, exist_ok=True)
     cfg = opts.model
@@ -115,7 +120,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     except DyadInputError:
         val = {}
     modes = tuple(m for m in ("duet", "bimanual") if m in train)
-    encoder = TextEncoder(device=device, max_tokens=cfg.max_text_tokens)
+    encoder = shared_text_encoder(device, cfg.max_text_tokens)
     texts = sorted({t for m in modes for c in train[m] + val.get(m, []) for t in c.texts})
     encodings = encode_texts(encoder, texts, out / "text_cache.pt", write=main)
 
@@ -139,7 +144,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     if resume_state is not None:
         model.load_state_dict(resume_state["model"])
         optimizer.load_state_dict(resume_state["optimizer"])
-        step, planned = resume_state["step"], resume_state["planned_steps"]
+        step, planned = resume_state["step"], opts.steps
         elapsed_before = resume_state.get("elapsed_s", 0.0)
         set_rng_state(resume_state["rng"])
     log = MetricsLog(out / "metrics.jsonl", resume_step=step if resume_state else None) \
@@ -159,9 +164,12 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - t_start
 
-    def save() -> None:
-        if not main:
+    last = {"saved": -1, "plotted": time.perf_counter()}
+
+    def save(final: bool = False) -> None:
+        if not main or last["saved"] == step:
             return
+        last["saved"] = step
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                  "step": step, "planned_steps": planned, "elapsed_s": elapsed(),
                  "config": asdict(cfg), "rng": rng_state()}
@@ -169,7 +177,9 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
         torch.save(state, tmp)
         tmp.replace(last_path)
         save_evaluator(out / "evaluator.pt", model, {**info, "step": step})
-        log.plot("evaluator training")
+        if final or time.perf_counter() - last["plotted"] > PLOT_EVERY_S:
+            log.plot("evaluator training")
+            last["plotted"] = time.perf_counter()
 
     model.train()
     while step < planned:
@@ -192,7 +202,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
-        window.setdefault(f"{mode}/loss", []).append(float(loss))
+        window.setdefault(f"{mode}/loss", []).append(float(loss.detach()))
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss):.3f}", mode=mode[:3])
@@ -200,7 +210,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
             planned = step
         if step % opts.log_every == 0 or step >= planned:
             row = {"step": step, "lr": lr, "time_s": round(elapsed(), 2),
-                   "temperature": float(model.log_temperature.exp())}
+                   "temperature": float(model.log_temperature.detach().exp())}
             row.update({k: float(np.mean(v)) for k, v in window.items()})
             row["train/loss"] = float(np.mean([v for vs in window.values() for v in vs]))
             window = {}
@@ -210,13 +220,13 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
             if log is not None:
                 log.write(row)
         if step % opts.checkpoint_every == 0 or step >= planned:
-            save()
+            save(final=step >= planned)
     if bar is not None:
         bar.close()
     summary = {"steps": step, "elapsed_s": round(elapsed(), 1),
                "checkpoint": str(out / "evaluator.pt"), **info}
     if main:
-        save()
+        save(final=True)
         rows = log.rows()
         summary["final_metrics"] = rows[-1] if rows else {}
         (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -38,13 +38,17 @@ from dyad.generator.mode_selector import build_mode_selector
 from dyad.generator.model import ChunkFlowModel, count_parameters
 from dyad.generator.modes import MODE_SPECS
 from dyad.generator.text_conditioning import TextCondition, collate_conditions
-from dyad.generator.text_encoder import TextEncoder
+from dyad.generator.text_encoder import shared_text_encoder
 
 from .generator_objective import GeneratorObjective, LossWeights
 from .motion_dataset import ChunkWindowDataset, Clip, all_texts, collate_windows, load_folders
 from .text_cache import encode_texts
 from .training_run import (MetricsLog, check_positive, end_run, rng_state, seed_everything,
                            set_cpu_threads, set_rng_state, start_run, warmup_cosine)
+
+
+DEFAULT_STEPS = 40000
+PLOT_EVERY_S = 300.0
 
 
 @dataclass
@@ -54,7 +58,8 @@ class GeneratorTrainOptions:
     Attributes:
         data: synthesised folders (``DIR/train/*.npz``; ``DIR/val`` used when present).
         out: run folder.
-        steps: optimiser steps (an upper bound when ``time_budget_min`` is set).
+        steps: optimiser steps (an upper bound when ``time_budget_min`` is set); ``None``:
+            ``DEFAULT_STEPS``, or the resumed run's own when resuming.
         time_budget_min: stop after this many minutes of training, planning the learning-rate
             schedule and the rollout phase to fit (``None``: no limit).
         rollout_from: fraction of the run after which batches may use the model's own history.
@@ -68,7 +73,7 @@ class GeneratorTrainOptions:
 
     data: list
     out: Path
-    steps: int = 40000
+    steps: int | None = None
     batch_size: int = 32
     lr: float = 4e-4
     weight_decay: float = 0.01
@@ -96,7 +101,8 @@ class GeneratorTrainOptions:
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
 
     def check(self) -> None:
-        check_positive("--steps", self.steps)
+        if self.steps is not None:
+            check_positive("--steps", self.steps)
         check_positive("--batch-size", self.batch_size)
         check_positive("--lr", self.lr, integer=False)
         if self.time_budget_min is not None:
@@ -215,7 +221,9 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
             raise DyadInputError(f"--resume: {last_path} does not exist (nothing to resume)")
         resume_state = torch.load(last_path, map_location="cpu", weights_only=False)
         saved = resume_state["options"]
-        opts = replace(opts, model=ModelConfig.from_dict(saved["model"]))
+        opts = replace(opts, model=ModelConfig.from_dict(saved["model"]),
+                       steps=opts.steps or saved["steps"])
+    opts = replace(opts, steps=opts.steps or DEFAULT_STEPS)
     if main:
         out.mkdir(parents=True, exist_ok=True)
 
@@ -226,13 +234,14 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         val = {}
     modes = tuple(m for m in MODE_SPECS if m in train)
     cfg = opts.model
-    encoder = TextEncoder(device=device, max_tokens=cfg.max_text_tokens)
+    encoder = shared_text_encoder(device, cfg.max_text_tokens)
     texts = all_texts([c for m in modes for c in train[m] + val.get(m, [])])
     encodings = encode_texts(encoder, texts, out / "text_cache.pt", write=main)
 
     model = ChunkFlowModel(cfg, modes)
     for mode in modes:
-        mean, std = feature_statistics(train[mode], mode, cfg, seed=opts.seed)
+        mean, std = feature_statistics(train[mode], mode, cfg, seed=opts.seed,
+                                       windows=min(4000, 100 * len(train[mode])))
         model.set_normalization(mode, mean, std)
     selector = build_mode_selector(encoder, {m: [t for c in train[m] for t in c.texts]
                                              for m in modes}, seed=opts.seed)
@@ -268,7 +277,9 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         model.load_state_dict(resume_state["model"])
         ema.load_state_dict(resume_state["ema"])
         optimizer.load_state_dict(resume_state["optimizer"])
-        step, planned = resume_state["step"], resume_state["planned_steps"]
+        step = resume_state["step"]
+        # A run planned to fit a time budget keeps its plan; otherwise --steps decides.
+        planned = resume_state["planned_steps"] if opts.time_budget_min else opts.steps
         elapsed_before = resume_state.get("elapsed_s", 0.0)
         for m in modes:
             batches[m].set_position(resume_state["epochs"].get(m, 0))
@@ -300,9 +311,12 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - t_start
 
+    last = {"saved": -1, "plotted": time.perf_counter()}
+
     def save(final: bool = False) -> None:
-        if not main:
+        if not main or last["saved"] == step:
             return
+        last["saved"] = step
         state = {"model": model.state_dict(), "ema": ema.state_dict(),
                  "optimizer": optimizer.state_dict(), "step": step, "planned_steps": planned,
                  "elapsed_s": elapsed(), "options": opts.describe(),
@@ -314,7 +328,10 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         save_checkpoint(out / "generator.pt", ema, selector, opts.sampling,
                         {**info, "step": step, "elapsed_s": round(elapsed(), 1),
                          "final": final})
-        log.plot(f"generator training ({', '.join(modes)})")
+        # Drawing costs seconds on a busy CPU: at most every PLOT_EVERY_S, and at the end.
+        if final or time.perf_counter() - last["plotted"] > PLOT_EVERY_S:
+            log.plot(f"generator training ({', '.join(modes)})")
+            last["plotted"] = time.perf_counter()
 
     model.train()
     while step < planned:
@@ -340,7 +357,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         _ema_update(ema, model, min(opts.ema_decay, (1 + step) / (10 + step)))
         step += 1
         for k, v in losses.items():
-            window.setdefault(f"{mode}/{k}", []).append(float(v))
+            window.setdefault(f"{mode}/{k}", []).append(float(v.detach()))
         window.setdefault("grad_norm", []).append(float(grad_norm))
         window.setdefault("rollout", []).append(float(rollout))
         if bar is not None:

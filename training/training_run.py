@@ -216,7 +216,8 @@ class MetricsLog:
             if lr_ax is not None:
                 lr_ax.legend(fontsize=6, loc="lower left")
         fig.suptitle(title or self.path.stem)
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.07, right=0.93, bottom=0.08, top=0.9, wspace=0.3,
+                            hspace=0.35)
         fig.savefig(out, dpi=90)
         plt.close(fig)
         return out
