@@ -176,3 +176,34 @@ def test_report_json_round_trip(right, tmp_path):
     assert {"passed", "violations", "summary"} <= set(data)
     assert {"kind", "frame_start", "frame_end", "subjects", "measured", "limit"} <= \
         set(data["violations"][0])
+
+
+def test_humanoid_with_driven_base_standing_passes():
+    from dyad.sim.scene import build_scene
+    from dyad.sim.synthetic_trajectories import standing_humanoid
+
+    robot = load_robot("gr1_inspire")
+    base = build_scene([(robot.name, robot)], FPS).instances[0].default_base_pos
+    columns, values = standing_humanoid(robot, 1.0, base)
+    values[:, len(robot.joint_names)] += np.linspace(0.0, 0.1, len(values))  # walk 10 cm in x
+    report = validate(RobotTrajectory(values, tuple(columns), FPS, ((robot.name, robot.name),)))
+    assert report.passed, report.describe()
+    assert report.summary["layout"] == "humanoid"
+    assert report.summary["base_driven"] == {robot.name: True}
+
+
+def test_thresholds_override_and_reject_unknown_keys(tmp_path, right):
+    from dyad.sim.thresholds import ThresholdsError, load_thresholds
+
+    path = tmp_path / "strict.yaml"
+    path.write_text("limits:\n  velocity_rad_s: 0.05\nrobots:\n  inspire_*:\n"
+                    "    acceleration: {'*': 1000.0}\n")
+    strict = load_thresholds(path)
+    assert strict["limits"]["velocity_rad_s"] == 0.05
+    assert strict["tracking"]["tolerance_rad"] == load_thresholds()["tracking"]["tolerance_rad"]
+    assert strict.robot_limit("inspire_right", "acceleration", "joint_r_index_proximal") == 1000
+    report = validate(one_hand(right, finger_wave(right, seconds=1.0)), strict)
+    assert "joint_velocity_limit" in report.kinds()
+    (tmp_path / "typo.yaml").write_text("limits:\n  velocity_rad: 1.0\n")
+    with pytest.raises(ThresholdsError, match="velocity_rad"):
+        load_thresholds(tmp_path / "typo.yaml")
