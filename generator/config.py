@@ -27,10 +27,10 @@ class ModelConfig:
 
     width: int = 192
     heads: int = 4
-    denoiser_layers: int = 4
+    denoiser_layers: int = 3
     context_layers: int = 2
     ff_mult: int = 3
-    chunk_frames: int = 12
+    chunk_frames: int = 16
     history_frames: int = 8
     text_dim: int = 384
     max_text_tokens: int = 40
@@ -72,7 +72,7 @@ class SamplingOptions:
             so the skeleton keeps its size over a long stream.
     """
 
-    steps: int = 6
+    steps: int = 4
     guidance: float = 2.0
     noise_scale: float = 1.0
     enforce_bone_lengths: bool = True

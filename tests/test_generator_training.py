@@ -142,9 +142,10 @@ def test_training_options_are_checked(data, tmp_path):
 def test_trained_model_continues_seamlessly_across_chunks(data, tmp_path):
     """After a short training on smooth toy motion, the jump between chunks is no bigger than
     the motion inside chunks."""
-    opts = _options(data, tmp_path / "c", steps=300, batch_size=16, log_every=50,
-                    val_every=1000, checkpoint_every=1000, rollout_from=0.6, rollout_prob=0.5,
-                    data=[data["bimanual"]])
+    opts = _options({"duet": data["bimanual"], "bimanual": data["bimanual"]}, tmp_path / "c",
+                    steps=300, batch_size=16, log_every=50, val_every=1000,
+                    checkpoint_every=1000, rollout_from=0.6, rollout_prob=0.5)
+    opts.data = [data["bimanual"]]
     train_generator(opts)
     gen = MotionGenerator(tmp_path / "c" / "generator.pt", device="cpu")
     rec = gen.generate("both hands wave up and down", mode="bimanual", seconds=4, seed=0)
@@ -153,3 +154,29 @@ def test_trained_model_continues_seamlessly_across_chunks(data, tmp_path):
     boundary = step[c - 1::c]
     inside = np.delete(step, np.arange(c - 1, len(step), c))
     assert boundary.mean() < 3.0 * inside.mean()
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_one_model(data, tmp_path):
+    """``torchrun`` with two CPU processes (Gloo): one run folder, world size 2."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={port}", "--master_addr=127.0.0.1", "-m", "dyad.cli", "train",
+           "generator", "--data", str(data["bimanual"]), "--out", str(tmp_path / "ddp"),
+           "--steps", "4", "--batch-size", "4", "--width", "32", "--denoiser-layers", "1",
+           "--context-layers", "1", "--chunk-frames", "8", "--history-frames", "4",
+           "--device", "cpu", "--threads", "1", "--no-progress", "--json"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["steps"] == 4
+    assert json.loads((tmp_path / "ddp" / "run.json").read_text())["world_size"] == 2
+    assert load_checkpoint(tmp_path / "ddp" / "generator.pt").info["step"] == 4

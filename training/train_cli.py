@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 
@@ -155,6 +156,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _print(summary: dict, as_json: bool) -> None:
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun only rank 0 reports
     if as_json:
         print(json.dumps(summary, indent=2))
         return
