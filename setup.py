@@ -17,6 +17,7 @@ STAGES = {
     "dyad.sim": "sim",
     "dyad.training": "training",
     "dyad.bench": "bench",
+    "dyad.ros2": "ros2_ws",
 }
 
 packages, package_dir = [], {}
@@ -29,9 +30,17 @@ setup(
     packages=packages,
     package_dir=package_dir,
     include_package_data=True,
-    package_data={"": ["*.yaml", "*.json", "*.pt", "*.xml", "*.txt"]},
+    package_data={"": ["*.yaml", "*.json", "*.pt", "*.xml", "*.txt"],
+                  "dyad.ros2": ["params/*.yaml"]},
+    # The ament_python layout, so `ros2 run dyad generator_node` and `ros2 launch dyad
+    # dyad.launch.py` work from a colcon workspace (or with this prefix on AMENT_PREFIX_PATH).
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/dyad"]),
         ("share/dyad", ["package.xml"]),
+        ("share/dyad/launch", sorted(str(p.relative_to(ROOT))
+                                     for p in (ROOT / "launch").glob("*.launch.py"))),
+        ("share/dyad/params", ["ros2_ws/params/dyad.yaml"]),
+        ("lib/dyad", sorted(str(p.relative_to(ROOT))
+                            for p in (ROOT / "ros2_ws" / "scripts").iterdir())),
     ],
 )

@@ -21,11 +21,13 @@ COMMAND_MODULES = (
     "dyad.demo",
     "dyad.training.cli",
     "dyad.generator.cli",
+    "dyad.generator.serve_cli",
     "dyad.training.train_cli",
     "dyad.retarget.cli",
     "dyad.sim.render_cli",
     "dyad.sim.validate_cli",
     "dyad.bench.cli",
+    "dyad.ros2.up_cli",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
