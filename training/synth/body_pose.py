@@ -120,10 +120,18 @@ def travel(t_s: np.ndarray, start_s: float, end_s: float, ease_s: float = 0.5) -
 
 
 def mix(a: np.ndarray, b: np.ndarray, weight) -> np.ndarray:
-    """``a`` where ``weight`` is 0, ``b`` where it is 1; ``weight`` is (T,) or a scalar."""
+    """``a`` where ``weight`` is 0, ``b`` where it is 1.
+
+    Args:
+        a, b: values (T, ...) per frame, or one value (...) for every frame.
+        weight: (T,) per frame, or a scalar.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     w = np.asarray(weight, dtype=np.float64)
     if w.ndim:
-        w = w.reshape(w.shape + (1,) * (np.ndim(a) - 1))
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        per_frame = len(shape) >= 1 and shape[0] == len(w)
+        w = w.reshape(w.shape + (1,) * (len(shape) - 1 if per_frame else len(shape)))
     return a + (b - a) * w
 
 
@@ -315,24 +323,11 @@ def plan_feet(root_xy: np.ndarray, yaw: np.ndarray, body_scale: float = 1.0, *,
     step_len = step_length_m * body_scale
     d_pos = np.linalg.norm(np.diff(root_xy, axis=0), axis=-1)
     d_turn = np.abs(np.diff(yaw)) * half_w * 1.6
-    prog = np.concatenate([[0.0], np.cumsum(d_pos + d_turn)]) / step_len
-    total = prog[-1]
+    d_prog = (d_pos + d_turn) / step_len
     ankle[..., :2] = ideal[0]
-    if total * step_len < 0.04 * body_scale or T < 4:
+    if d_prog.sum() * step_len < 0.04 * body_scale or T < 4:
         return FootPlan(ankle, foot_yaw, swing, 0)
-    prog = prog + 1e-9 * np.arange(T)  # strictly increasing for interpolation
     frames = np.arange(T, dtype=np.float64)
-    n = int(np.ceil(total - 1e-6))
-    u = prog[-1] / n
-
-    def frame_at(p: float) -> float:
-        return float(np.interp(p, prog, frames))
-
-    def ideal_at(f: float, foot: int) -> np.ndarray:
-        k = int(np.clip(np.floor(f), 0, T - 2))
-        a = f - k
-        return ideal[k, foot] * (1 - a) + ideal[k + 1, foot] * a
-
     if first_foot is None:
         move = root_xy[-1] - root_xy[0]
         lateral = float(move @ left[0])
@@ -340,24 +335,57 @@ def plan_feet(root_xy: np.ndarray, yaw: np.ndarray, body_scale: float = 1.0, *,
                       float(yaw[-1] - yaw[0]) >= 0) else 1
     else:
         first = SIDES.index(first_foot)
-    # (foot, start frame, end frame, target xy) of every step, in order. Step j lands a step
-    # ahead, at progress (j + 1) u, lifting off at (j - 0.3) u and landing at (j + 0.5) u, so
-    # the feet straddle the root; the first step is half a stride.
-    steps = []
-    for j in range(n):
-        f0, f1 = frame_at(max(j - 0.3, 0.0) * u), frame_at((j + 0.5) * u)
-        foot = (first + j) % 2
-        steps.append((foot, f0, max(f1, f0 + 3.0), ideal_at(frame_at(min(prog[-1], (j + 1) * u)),
-                                                            foot)))
-    # Closing step: the trailing foot joins the other once the root arrives.
-    last_foot = (first + n) % 2
-    prev = [st for st in steps if st[0] == last_foot]
-    where = prev[-1][3] if prev else ideal[0, last_foot]
-    if np.linalg.norm(where - ideal[-1, last_foot]) > 0.02 * body_scale:
-        dur = max(0.8 * (steps[-1][2] - steps[-1][1]), 7.0)
-        f0 = max(frame_at((n - 0.3) * u), steps[-1][2] - 0.2 * dur)
-        f0 = min(f0, T - 1 - dur)
-        steps.append((last_foot, f0, f0 + dur, ideal[-1, last_foot]))
+    # Bouts of movement separated by stillness (a walk, a pause, a walk back) are stepped
+    # separately, each ending with both feet under the body.
+    moving = np.concatenate([d_prog > 2e-4, [False]])
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], moving]).astype(np.int8)))
+    bouts = [[int(a0), int(a1)] for a0, a1 in zip(edges[0::2], edges[1::2])]
+    merged: list[list[int]] = []
+    for bout in bouts:
+        if merged and bout[0] - merged[-1][1] < 8:
+            merged[-1][1] = bout[1]
+        else:
+            merged.append(bout)
+    steps = []  # (foot, start frame, end frame, target xy), in order
+    where = [ideal[0, 0].copy(), ideal[0, 1].copy()]
+    for i, (b0, b1) in enumerate(merged):
+        b1 = min(b1, T - 1)
+        prog = np.concatenate([[0.0], np.cumsum(d_prog[b0:b1])])
+        if prog[-1] * step_len < 0.04 * body_scale:
+            continue
+        prog = prog + 1e-9 * np.arange(len(prog))  # strictly increasing for interpolation
+        local = frames[b0:b1 + 1]
+        n = int(np.ceil(prog[-1] - 1e-6))
+        u = prog[-1] / n
+        limit = (merged[i + 1][0] if i + 1 < len(merged) else T) - 1
+
+        def frame_at(p: float) -> float:
+            return float(np.interp(p, prog, local))
+
+        def ideal_at(f: float, foot: int) -> np.ndarray:
+            k = int(np.clip(np.floor(f), 0, T - 2))
+            a = f - k
+            return ideal[k, foot] * (1 - a) + ideal[k + 1, foot] * a
+
+        # Step j lands a step ahead, at progress (j + 1) u, lifting off at (j - 0.3) u and
+        # landing at (j + 0.5) u, so the feet straddle the root; the first is half a stride.
+        bout_steps = []
+        for j in range(n):
+            f0, f1 = frame_at(max(j - 0.3, 0.03) * u), frame_at((j + 0.5) * u)
+            foot = (first + j) % 2
+            bout_steps.append((foot, f0, max(f1, f0 + 3.0),
+                               ideal_at(frame_at(min(prog[-1], (j + 1) * u)), foot)))
+            where[foot] = bout_steps[-1][3]
+        # Closing step: the trailing foot joins the other once the root arrives.
+        last_foot = (first + n) % 2
+        if np.linalg.norm(where[last_foot] - ideal[b1, last_foot]) > 0.02 * body_scale:
+            dur = max(0.8 * (bout_steps[-1][2] - bout_steps[-1][1]), 7.0)
+            f0 = max(frame_at((n - 0.3) * u), bout_steps[-1][2] - 0.2 * dur)
+            f0 = min(f0, limit - dur)
+            bout_steps.append((last_foot, f0, f0 + dur, ideal[b1, last_foot]))
+            where[last_foot] = ideal[b1, last_foot]
+        first = (bout_steps[-1][0] + 1) % 2
+        steps += bout_steps
     pos = np.repeat(ideal[:1, :, :], T, axis=0).copy()
     current = [ideal[0, 0].copy(), ideal[0, 1].copy()]
     for foot, f0, f1, target in steps:
@@ -464,7 +492,8 @@ class BodyPose:
     # ----------------------------------------------------------------- queries
 
     def joint(self, name: str) -> np.ndarray:
-        """(T, 3) position of a joint already placed (torso joints right after construction)."""
+        """(T, 3) position of a joint already placed: torso joints right after construction,
+        elbow and wrist once :meth:`set_arm` placed them, legs and hands only in the output."""
         return self.pos[:, JOINT[name]]
 
     def shoulder(self, side: str) -> np.ndarray:
@@ -569,6 +598,8 @@ class BodyPose:
         rot = hand_rotation(fdir, pnorm)
         ang = POSES["relaxed"] if fingers is None else np.asarray(fingers, dtype=np.float64)
         self._arms[side] = (elbow, wrist, rot, np.broadcast_to(ang, (T, 5, 4)))
+        self.pos[:, JOINT[f"{side[0]}_elbow"]] = elbow
+        self.pos[:, JOINT[f"{side[0]}_wrist"]] = wrist
 
     # ----------------------------------------------------------------- output
 
@@ -588,10 +619,6 @@ class BodyPose:
             P[:, JOINT[f"{side}_knee"]] = knee
             P[:, JOINT[f"{side}_ankle"]] = ankle
             P[:, JOINT[f"{side}_foot"]] = ankle + _apply(rot_z(self.feet.yaw[:, k]), foot_off)
-        for side in SIDES:
-            elbow, wrist, _, _ = self._arms[side]
-            P[:, JOINT[f"{side[0]}_elbow"]] = elbow
-            P[:, JOINT[f"{side[0]}_wrist"]] = wrist
 
     def joints(self) -> np.ndarray:
         """(T, 62, 3) joint positions in metres."""

@@ -16,6 +16,7 @@ or whose designed contact never happens, is drawn again from the same random str
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,7 +25,7 @@ import numpy as np
 from dyad.motion import ContactInterval, MotionRecord
 from dyad.skeletons import BODY22_HANDS_NAMES, contact_part_joints
 
-from .body_pose import (SIDES, BodyPose, Proportions, assemble, keyframes, mix, mix_dirs, ramp,
+from .body_pose import (JOINT, SIDES, BodyPose, Proportions, assemble, keyframes, mix, mix_dirs, ramp,
                         smoothstep, travel, unit, window)
 from .hand_pose import POSES, blend, hand_points, hand_rotation
 from .types import interaction
@@ -160,6 +161,8 @@ def _finish(clip: Clip, poses: list[BodyPose], designs: list[_Design],
             phases: list[tuple[str, float, float]]) -> MotionRecord:
     """Joints, transforms for handedness and lead, measured contacts and meta."""
     joints = assemble(poses)
+    # The scene's origin: midway between the two pelvises at the first frame.
+    joints[..., :2] -= 0.5 * (joints[0, 0, 0, :2] + joints[0, 1, 0, :2])
     designs = list(designs)
     if clip.handedness == "left":
         joints = joints[:, :, _MIRROR]
@@ -260,6 +263,7 @@ def _duet(label: str, has_contact: bool):
 # across the palms, and shifted this far toward the partner so the thumb webs meet.
 _GRIP_GAP_M = 0.030
 _GRIP_SHIFT_M = 0.020
+_PALM = (0, 1, 5, 9, 13, 17)  # hand21 joints of the palm
 _GRIP_TILT = 0.35  # fingers point this much downward (rise over run) in a handshake
 _SHOULDER_OFFSET = np.array([0.0, 0.18, 1.408])  # left shoulder from the ground under the root
 
@@ -283,6 +287,20 @@ def _root_x_for_reach(props: Proportions, side: str, wrist_m: np.ndarray, facing
     dz = wrist_m[2] - sh[2]
     fx = np.sqrt(max((reach * props.arm_m) ** 2 - dy ** 2 - dz ** 2, 0.01))
     return float(wrist_m[0] - facing * fx)
+
+
+def _meeting_height(clip: Clip, z_range: tuple[float, float], reach: float,
+                    lateral_m: float = 0.17) -> float:
+    """A height (m) in ``z_range`` (times the mean scale) for a meeting point both agents reach
+    with ``reach`` of their arm while standing a fair distance apart: a random preferred
+    height, pulled toward the one that leaves the shorter forward reach longest."""
+    zs = np.linspace(z_range[0], z_range[1], 16) * clip.scale
+    fx = np.stack([np.sqrt(np.maximum((reach * p.arm_m) ** 2 - lateral_m ** 2 -
+                                      (zs - _SHOULDER_OFFSET[2] * p.body_scale) ** 2, 0.0))
+                   for p in clip.props]).min(axis=0)
+    preferred = clip.uniform(*z_range) * clip.scale
+    score = fx - 0.5 * np.abs(zs - preferred)
+    return float(zs[int(np.argmax(score))])
 
 
 def _poses(clip: Clip, roots, yaws, **kwargs_per_role) -> list[BodyPose]:
@@ -342,11 +360,14 @@ def _handshake(rng: np.random.Generator) -> MotionRecord:
 
 
 def _build_handshake(clip: Clip, approach_s: float, walk_from_m: float | None = None,
-                     two_handed: bool = False) -> MotionRecord:
+                     two_handed: bool = False, pull_m: float = 0.0) -> MotionRecord:
+    """Reach, grip, then pump (``repetitions`` times) or, with ``pull_m``, walk off together:
+    the leader backing away and pulling the follower along by the hand."""
     pump_hz = clip.uniform(1.8, 2.6)
     reach, lag = 0.85, clip.offset_s
-    nominal = 0.4 + approach_s + reach + lag + 0.3 + clip.repetitions / pump_hz + 0.25 + 0.3 + \
-        0.8 + 0.4
+    pull_s = pull_m / clip.uniform(0.55, 0.85) + 0.6 if pull_m else 0.0
+    shake_s = pull_s if pull_m else clip.repetitions / pump_hz
+    nominal = 0.4 + approach_s + reach + lag + 0.3 + shake_s + 0.25 + 0.3 + 0.8 + 0.4
     k = clip.tempo(nominal)
     pre = clip.uniform(0.2, 0.5)
     t_walk = pre
@@ -355,7 +376,7 @@ def _build_handshake(clip: Clip, approach_s: float, walk_from_m: float | None = 
     f_reach0, f_reach1 = t_reach0 + lag, t_reach1 + lag
     t_grip = f_reach1 + 0.05
     t_pump0 = t_grip + 0.25 * k
-    t_pump1 = t_pump0 + clip.repetitions / pump_hz * k
+    t_pump1 = t_pump0 + shake_s * k
     t_release = t_pump1 + 0.15 * k
     t_open = t_release + 0.25 * k
     t_back0, t_back1 = t_open, t_open + 0.8 * k
@@ -364,9 +385,10 @@ def _build_handshake(clip: Clip, approach_s: float, walk_from_m: float | None = 
     T = len(t)
     s = clip.scale
     # The meeting point, then where each stands so its arm is comfortably bent.
-    meet0 = np.array([0.0, clip.uniform(-0.03, 0.03), (1.03 + clip.uniform(-0.05, 0.04)) * s])
+    comfort = clip.uniform(0.86, 0.9) if pull_m else clip.uniform(0.88, 0.95)
+    meet0 = np.array([0.0, clip.uniform(-0.03, 0.03),
+                      _meeting_height(clip, (0.98, 1.1), comfort) - 0.02 * s])
     grips = [_grip_offsets(clip.props[r], r) for r in range(2)]
-    comfort = clip.uniform(0.88, 0.95)
     x_roots = [_root_x_for_reach(clip.props[r], "right", meet0 + grips[r][0], 1.0 - 2.0 * r,
                                  comfort + clip.uniform(-0.02, 0.02)) for r in range(2)]
     centre = 0.5 * (x_roots[0] + x_roots[1])
@@ -383,11 +405,25 @@ def _build_handshake(clip: Clip, approach_s: float, walk_from_m: float | None = 
     lean = clip.uniform(0.04, 0.12)
     bend = [lean * window(t, t_reach0, t_reach1, t_back0, t_back1),
             lean * window(t, f_reach0, f_reach1, f_back0, f_back1)]
-    poses = _poses(clip, roots, (0.0, np.pi), spine_bend=bend)
-    pump = 0.035 * clip.amplitude * s * np.sin(2 * np.pi * pump_hz / k * (t - t_pump0)) * \
-        window(t, t_pump0 - 0.05, t_pump0 + 0.15 * k, t_pump1 - 0.15 * k, t_pump1)
     meet = np.repeat(meet0[None], T, axis=0)
-    meet[:, 2] += pump
+    if pull_m:
+        # Both walk off toward the leader's back, the follower a beat behind; the leader
+        # leans back into the pull, the follower is drawn forward.
+        follow_lag = clip.uniform(0.03, 0.1)
+        moved = [travel(t, t_pump0, t_pump1 - follow_lag, 0.45 * k),
+                 travel(t, t_pump0 + follow_lag, t_pump1, 0.45 * k)]
+        for r in range(2):
+            roots[r][:, 0] -= pull_m * moved[r]
+        meet[:, 0] -= pull_m * 0.5 * (moved[0] + moved[1])
+        pull_w = window(t, t_pump0 - 0.1, t_pump0 + 0.3 * k, t_pump1 - 0.2 * k, t_release)
+        bend = [bend[0] - (lean + 0.1) * pull_w, bend[1] + 0.08 * pull_w]
+    else:
+        meet[:, 2] += 0.035 * clip.amplitude * s * np.sin(
+            2 * np.pi * pump_hz / k * (t - t_pump0)) * window(
+                t, t_pump0 - 0.05, t_pump0 + 0.15 * k, t_pump1 - 0.15 * k, t_pump1)
+    # Short steps while walking off hand in hand, so the two pairs of feet never meet.
+    feet = {"step_length_m": 0.3} if pull_m else None
+    poses = _poses(clip, roots, (0.0, np.pi), spine_bend=bend, feet=[feet, feet])
     grip_w = window(t, t_grip, t_pump0, t_release, t_open)
     for r, pose in enumerate(poses):
         r0, r1, b0, b1 = ((t_reach0, t_reach1, t_back0, t_back1) if r == 0 else
@@ -420,10 +456,13 @@ def _build_handshake(clip: Clip, approach_s: float, walk_from_m: float | None = 
     if approach_s:
         phases = [("rest", 0, t_walk), ("approach", t_walk, t_reach0)]
     phases += [("reach", t_reach0, t_grip), ("grip", t_grip, t_pump0),
-               ("shake", t_pump0, t_pump1), ("release", t_pump1, t_open),
+               ("pull" if pull_m else "shake", t_pump0, t_pump1), ("release", t_pump1, t_open),
                ("retreat", t_open, max(t_back1, f_back1)),
                ("rest", max(t_back1, f_back1), t[-1] + 1e-3)]
-    clip.extra["pump_hz"] = round(pump_hz * clip.speed, 3)
+    if pull_m:
+        clip.extra["pulled_m"] = round(pull_m, 4)
+    else:
+        clip.extra["pump_hz"] = round(pump_hz * clip.speed, 3)
     return _finish(clip, poses, designs, phases)
 
 
@@ -487,6 +526,74 @@ def _palm_pair_offsets(props: tuple[Proportions, Proportions], sides: tuple[str,
     return out
 
 
+def _rotate_about(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    axis = unit(axis)
+    return v * np.cos(angle) + np.cross(axis, v) * np.sin(angle) + \
+        axis * (axis @ v) * (1.0 - np.cos(angle))
+
+
+_CANON_DIR, _CANON_NORMAL = np.array([0.0, 0.0, -1.0]), np.array([0.0, -1.0, 0.0])
+
+
+@functools.lru_cache(maxsize=None)
+def _clasp_layout(side_a: str, side_b: str, cross_deg: float, grip: float) -> tuple[float, float]:
+    """In-plane offset (along the fingers, across the hand) of hand b from hand a in a clasp
+    where the two palms face each other with fingers crossed at ``cross_deg``: the offset
+    that lets the palms come closest while every joint stays 2 cm from the other hand's,
+    with the palm centres near each other. Standard hands; searched once per layout."""
+    pose = blend(POSES["relaxed"], POSES["grip"], grip)
+    half = np.radians(cross_deg) / 2
+    std = Proportions()
+    a = _hand_points_world(std, side_a, _rotate_about(_CANON_DIR, _CANON_NORMAL, half),
+                           _CANON_NORMAL, pose)
+    b = _hand_points_world(std, side_b, _rotate_about(_CANON_DIR, _CANON_NORMAL, -half),
+                           -_CANON_NORMAL, pose)
+    across = np.cross(_CANON_NORMAL, _CANON_DIR)
+    palm = list(_PALM)
+    best, best_uv = np.inf, (0.0, 0.0)
+    for u in np.linspace(-0.1, 0.1, 21):
+        for v in np.linspace(-0.08, 0.08, 17):
+            moved = b + u * _CANON_DIR + v * across
+            moved = moved + _separating_gap(a, moved, _CANON_NORMAL, 0.02) * _CANON_NORMAL
+            palm_d = np.linalg.norm(a[palm][:, None] - moved[palm][None], axis=-1).min()
+            off = moved[palm].mean(0) - a[palm].mean(0)
+            off -= (off @ _CANON_NORMAL) * _CANON_NORMAL
+            score = palm_d + 0.3 * np.linalg.norm(off)
+            if score < best:
+                best, best_uv = score, (float(u), float(v))
+    return best_uv
+
+
+def _clasp(props: tuple[Proportions, Proportions], sides: tuple[str, str],
+           fingers_dir: np.ndarray, normal_a: np.ndarray, cross_deg: float, grip: float):
+    """Two hands clasped palm to palm (hand a's palm faces ``normal_a``), fingers crossed at
+    ``cross_deg`` about the average direction ``fingers_dir``, fingers curled by ``grip``.
+
+    Returns wrist offsets from the clasp's centre, finger directions and palm normals (one
+    per hand), and the finger pose.
+    """
+    n = unit(normal_a)
+    f = unit(fingers_dir - (fingers_dir @ n) * n)
+    u, v = _clasp_layout(sides[0], sides[1], cross_deg, grip)
+    scale = 0.5 * (props[0].hand_scale + props[1].hand_scale)
+    half = np.radians(cross_deg) / 2
+    # The canonical layout mapped onto this clasp's frame (normal, fingers, across).
+    rot = np.stack([unit(np.cross(n, f)), f, n], 1) @ np.stack(
+        [np.cross(_CANON_NORMAL, _CANON_DIR), _CANON_DIR, _CANON_NORMAL], 0)
+    dirs = [rot @ _rotate_about(_CANON_DIR, _CANON_NORMAL, half),
+            rot @ _rotate_about(_CANON_DIR, _CANON_NORMAL, -half)]
+    normals = [n, -n]
+    pose = blend(POSES["relaxed"], POSES["grip"], grip)
+    hands = [_hand_points_world(props[r], sides[r], dirs[r], normals[r], pose) for r in range(2)]
+    shift_b = scale * (u * f + v * unit(np.cross(n, f)))
+    gap = _separating_gap(hands[0], hands[1] + shift_b, n, 0.02)
+    centres = [np.zeros(3), shift_b + gap * n]
+    mid = 0.5 * (centres[0] + centres[1])
+    wrists = [centres[r] - mid + _palm_to_wrist(props[r], sides[r], dirs[r], normals[r])
+              for r in range(2)]
+    return wrists, dirs, normals, pose
+
+
 def _slap(clip: Clip, label_pairs: list[tuple[str, str, float]], height: tuple[float, float],
           fingers_pose: np.ndarray, low: bool = False) -> MotionRecord:
     """High fives (palms vertical, meeting over the shoulders) and low fives (the leader
@@ -509,7 +616,8 @@ def _slap(clip: Clip, label_pairs: list[tuple[str, str, float]], height: tuple[f
     t = clip.frames(t_low1 + 0.05 + clip.uniform(0.3, 0.6))
     T = len(t)
     s = clip.scale
-    z = clip.uniform(*height) * s
+    reach = clip.uniform(0.9, 0.97) if not low else clip.uniform(0.93, 0.98)
+    z = _meeting_height(clip, height, reach, 0.1)
     metas = []
     for lead_side, follow_side, y in label_pairs:
         meet = np.array([0.0, y * s + clip.uniform(-0.03, 0.03), z])
@@ -524,7 +632,6 @@ def _slap(clip: Clip, label_pairs: list[tuple[str, str, float]], height: tuple[f
             offs = _palm_pair_offsets(clip.props, (lead_side, follow_side), fingers,
                                       np.array([1.0, 0.0, 0.0]), (fingers_pose, fingers_pose))
         metas.append((meet, offs, fingers))
-    reach = clip.uniform(0.9, 0.97) if not low else clip.uniform(0.93, 0.98)
     x_roots = [np.mean([_root_x_for_reach(clip.props[r], sd, m + o[r], 1.0 - 2 * r, reach)
                         for (m, o, _), sd in zip(metas, [p[r] for p in label_pairs])])
                for r in range(2)]
@@ -632,7 +739,8 @@ def _fist_bump(rng: np.random.Generator) -> MotionRecord:
     t = clip.frames(t_low1 + clip.uniform(0.3, 0.6))
     T = len(t)
     s = clip.scale
-    meet = np.array([0.0, clip.uniform(-0.04, 0.04), clip.uniform(1.0, 1.16) * s])
+    reach = clip.uniform(0.86, 0.95)
+    meet = np.array([0.0, clip.uniform(-0.04, 0.04), _meeting_height(clip, (1.0, 1.16), reach, 0.15)])
     fdirs = [unit(np.array([1.0, 0.0, clip.uniform(-0.1, 0.15)])), None]
     fdirs[1] = fdirs[0] * [-1.0, 1.0, 1.0]
     palms = [np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])]  # thumbs up
@@ -642,7 +750,6 @@ def _fist_bump(rng: np.random.Generator) -> MotionRecord:
              for r in range(2)]
     gap = _separating_gap(fists[0], fists[1], np.array([1.0, 0.0, 0.0]), 0.021)
     offs = [offs[r] - np.array([0.5 * gap * (1 - 2 * r), 0.0, 0.0]) for r in range(2)]
-    reach = clip.uniform(0.86, 0.95)
     x_roots = [_root_x_for_reach(clip.props[r], "right", meet + offs[r], 1.0 - 2 * r, reach)
                for r in range(2)]
     meet[0] -= 0.5 * (x_roots[0] + x_roots[1])
@@ -1058,3 +1165,616 @@ def _point_and_look(rng: np.random.Generator) -> MotionRecord:
                        ("lower", t_hold, t_down), ("rest", t_down, t[-1] + 1e-3)])
     clip.extra["target_m"] = [round(float(v), 3) for v in target]
     return _finish(clip, poses, [], phases)
+
+
+# --------------------------------------------------------------------------- pushing
+
+
+def _push(clip: Clip, shove: bool) -> MotionRecord:
+    """The leader steps in and pushes the follower away with both palms (on the shoulders;
+    a shove: on the chest, short and hard); the follower is driven back and recovers."""
+    lag = 0.0
+    contact = clip.uniform(0.15, 0.25) if shove else clip.uniform(0.35, 0.6)
+    recoil = clip.uniform(0.9, 1.2) if shove else clip.uniform(1.0, 1.4)
+    nominal = 0.3 + 0.8 + contact + max(recoil, 0.9) + 0.7 + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.5)
+    t_c0 = t0 + 0.8 * k
+    t_c1 = t_c0 + contact * k
+    t_rec1 = t_c0 + recoil * k
+    t_back = t_c1 + 0.3 * k
+    t_low = t_back + 0.6 * k
+    t_end = max(t_low, t_rec1 + 0.7 * k)
+    t = clip.frames(t_end + clip.uniform(0.3, 0.6))
+    T = len(t)
+    sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
+    step_in = clip.uniform(0.25, 0.45) * sl
+    disp = (clip.uniform(0.4, 0.55) if shove else clip.uniform(0.25, 0.4)) * clip.amplitude * sf
+    # Where the palms land on the follower (heading frame of the follower, from its joints).
+    parts = ("l_collar", "r_collar") if shove else ("l_shoulder", "r_shoulder")
+    drop = 0.02 * sf if shove else 0.0
+    # The leader stands, at first contact, with the arms bent to about 70 % of their reach.
+    sh_f = np.array([0.0, 0.18 * sf, 1.408 * sf - drop])
+    if shove:
+        sh_f[1] = 0.07 * sf
+    x_f0 = 0.0
+    target_x = x_f0 - 0.045 * sf
+    reach0 = clip.uniform(0.62, 0.72) if shove else clip.uniform(0.7, 0.78)
+    dz = sh_f[2] - 1.408 * sl
+    x_lc = target_x - np.sqrt(max((reach0 * clip.props[0].arm_m) ** 2 - dz ** 2, 0.04))
+    x_l0 = x_lc - step_in
+    clip.distance_m = float(x_f0 - x_l0)
+    root_l = np.zeros((T, 2))
+    root_l[:, 0] = x_l0 + step_in * travel(t, t0, t_c1, 0.3 * k)
+    root_f = np.zeros((T, 2))
+    root_f[:, 0] = x_f0 + disp * travel(t, t_c0, t_rec1, 0.35 * recoil * k)
+    hit = window(t, t_c0 - 0.15 * k, t_c0, t_c1, t_back)
+    lean_f = -(0.22 if shove else 0.14) * clip.amplitude * window(
+        t, t_c0, t_c0 + 0.2 * k, t_rec1 - 0.2 * k, t_rec1 + 0.5 * k)
+    shift_l = np.zeros((T, 3))
+    shift_l[:, 0] = 0.05 * sl * window(t, t_c0 - 0.2 * k, t_c1, t_c1, t_back + 0.3 * k)
+    poses = [BodyPose(clip.props[0], root_l, 0.0, pelvis_shift=shift_l,
+                      spine_bend=0.16 * window(t, t0 + 0.3 * k, t_c1, t_c1, t_low)),
+             BodyPose(clip.props[1], root_f, np.pi, spine_bend=lean_f,
+                      feet={"first_foot": "left"})]
+    lead, foll = poses
+    w = window(t, t0, t_c0 - 0.1 * k, t_back, t_low)
+    designs = []
+    for side, part_joint in zip(("right", "left"), parts):
+        # The follower's left shoulder faces the leader's right hand.
+        # Palm centre 3.5 cm in front of the joint and a little below it, so the knuckles of
+        # the palm sit right over it (joints are bone centres, under skin and muscle).
+        spot = foll.joint(part_joint) + foll.direction(np.array([0.035 * sf, 0.0,
+                                                                 -drop - 0.015 * sf]))
+        palm = np.array([1.0, 0.0, 0.0])
+        sgn = 1.0 if side == "left" else -1.0
+        fdir = unit(np.array([0.0, -0.2 * sgn, 1.0]))
+        wrist = spot + _palm_to_wrist(clip.props[0], side, fdir, palm)
+        ready = wrist + np.array([-0.12, 0.0, -0.03]) * sl
+        target = mix(ready, wrist, hit)
+        lead.set_arm(side, _reach_arc(lead, side, target, w), fingers_dir=fdir, palm_normal=palm,
+                     elbow_hint=lead.direction(np.array([-0.3, 0.6 * sgn, -1.0])),
+                     orient_weight=_lead(w),
+                     fingers=blend(POSES["relaxed"], blend(POSES["flat"], POSES["spread"], 0.3), w))
+        part = ("torso" if shove else
+                {"l_shoulder": "left_shoulder", "r_shoulder": "right_shoulder"}[part_joint])
+        designs.append(_Design(0, f"{side}_palm", 1, part, t_c0 - 0.15 * k, t_back))
+    # The follower's arms fly up a little as it is driven back.
+    flail = window(t, t_c0, t_c0 + 0.2 * k, t_c0 + 0.5 * k, t_rec1 + 0.3 * k) * clip.amplitude
+    for side, sgn in (("left", 1.0), ("right", -1.0)):
+        up = foll.rest_wrist(side) + foll.direction(np.array([0.2, 0.12 * sgn, 0.22]) * sf) * \
+            flail[:, None]
+        foll.set_arm(side, up, fingers=blend(POSES["relaxed"], POSES["spread"], 0.6 * flail))
+    pitch, yaw = lead.look_angles(foll.joint("head"))
+    lead.set_head(pitch, yaw)
+    pitch, yaw = foll.look_angles(lead.joint("head"))
+    foll.set_head(pitch - 0.25 * window(t, t_c0, t_c0 + 0.12 * k, t_c0 + 0.2 * k, t_c0 + 0.6 * k),
+                  yaw)
+    phases = _ordered([("rest", 0, t0), ("approach", t0, t_c0), ("push", t_c0, t_c1),
+                       ("stagger", t_c1, t_rec1), ("recover", t_rec1, t_end),
+                       ("rest", t_end, t[-1] + 1e-3)])
+    clip.extra["pushed_back_m"] = round(disp, 4)
+    return _finish(clip, poses, designs, phases)
+
+
+@_duet("push", True)
+def _push_type(rng: np.random.Generator) -> MotionRecord:
+    """Both palms on the follower's shoulders, a steady push that drives them back a step."""
+    return _push(_sample_clip(rng, "push", distance=(0.8, 1.0)), shove=False)
+
+
+@_duet("shove_away", True)
+def _shove_away(rng: np.random.Generator) -> MotionRecord:
+    """A short hard two-handed shove to the chest that sends the follower stumbling back."""
+    return _push(_sample_clip(rng, "shove_away", distance=(0.8, 1.0), speed=(0.9, 1.4)), shove=True)
+
+
+@_duet("pull_by_hand", True)
+def _pull_by_hand(rng: np.random.Generator) -> MotionRecord:
+    """The leader takes the follower's hand and, walking backward, pulls them along."""
+    clip = _sample_clip(rng, "pull_by_hand", distance=(0.6, 0.74))
+    pull = clip.uniform(0.5, 1.0) * clip.amplitude * clip.scale
+    return _build_handshake(clip, approach_s=0.0, pull_m=pull)
+
+
+# --------------------------------------------------------------------------- pats and taps
+
+
+def _pats(t: np.ndarray, start: float, hz: float, reps: int, k: float) -> np.ndarray:
+    """0 while the hand rests on the body, up to 1 at the top of each of ``reps`` pats; the
+    hand dwells on the body for half of every beat."""
+    phase = 2 * np.pi * hz / k * (t - start)
+    up = np.maximum(np.sin(phase), 0.0) ** 1.5
+    return up * ((t >= start) & (t <= start + reps / hz * k))
+
+
+@_duet("pat_on_shoulder", True)
+def _pat_on_shoulder(rng: np.random.Generator) -> MotionRecord:
+    """The leader reaches out and pats the follower's shoulder a few times."""
+    clip = _sample_clip(rng, "pat_on_shoulder", distance=(0.6, 0.8), reps=(2, 4),
+                        offset=(0.2, 0.6))
+    hz = clip.uniform(1.6, 2.6)
+    nominal = 0.3 + 0.9 + 0.2 + clip.repetitions / hz + 0.3 + 0.8 + 0.4
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.5)
+    t_on = t0 + 0.9 * k
+    t_p0 = t_on + 0.2 * k
+    t_p1 = t_p0 + clip.repetitions / hz * k
+    t_off = t_p1 + 0.3 * k
+    t_end = t_off + 0.8 * k
+    t = clip.frames(t_end + clip.uniform(0.3, 0.6))
+    T = len(t)
+    sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
+    # The palm lies on top of the follower's left shoulder, fingers over it toward the back.
+    fdir, palm = unit(np.array([1.0, 0.0, -0.35])), np.array([0.0, 0.0, -1.0])
+    spot_rel = np.array([0.0, -0.18 * sf, 1.408 * sf + 0.036 * sf])
+    wrist_rel = spot_rel + _palm_to_wrist(clip.props[0], "right", fdir, palm)
+    reach = clip.uniform(0.9, 0.96)
+    x_l = _root_x_for_reach(clip.props[0], "right", wrist_rel, 1.0, reach)
+    clip.distance_m = float(-x_l)
+    roots = _facing_roots(clip, clip.distance_m)
+    lean = clip.uniform(0.06, 0.14)
+    w = window(t, t0, t_on, t_off, t_end)
+    poses = _poses(clip, roots, (0.0, np.pi), spine_bend=[lean * w, None],
+                   spine_side=[None, -0.05 * window(t, t_on, t_p0, t_p1, t_end)])
+    lead, foll = poses
+    lift = 0.05 * clip.amplitude * sl * _pats(t, t_p0, hz, clip.repetitions, k)
+    hand_pose = blend(POSES["flat"], POSES["cup"], 0.4)
+    # Rest the hand as low on the shoulder as the joints allow (bone centres 2.8 cm apart).
+    f_on = int(np.clip(round(t_p0 * clip.fps), 0, T - 1))
+    hand = _hand_points_world(clip.props[0], "right", fdir, palm, hand_pose)
+    near = foll.pos[f_on, [JOINT["l_shoulder"], JOINT["l_collar"], JOINT["neck"],
+                           JOINT["head"], JOINT["l_elbow"]]]
+    base = foll.joint("l_shoulder")[f_on]
+    up = _separating_gap(near, hand + base, np.array([0.0, 0.0, 1.0]), 0.028)
+    spot = foll.joint("l_shoulder") + np.array([0.0, 0.0, up])
+    wrist = spot + _palm_to_wrist(clip.props[0], "right", fdir, palm)
+    wrist = wrist + np.stack([np.zeros(T), np.zeros(T), lift], -1)
+    lead.set_arm("right", _reach_arc(lead, "right", wrist, w, 0.1), fingers_dir=fdir,
+                 palm_normal=palm, elbow_hint=lead.direction(np.array([-0.2, -0.6, -1.0])),
+                 orient_weight=_lead(w), fingers=blend(POSES["relaxed"], hand_pose, w))
+    pitch, yaw = lead.look_angles(foll.joint("head"))
+    lead.set_head(pitch, yaw)
+    # The follower glances at the hand on its shoulder, then back at the leader.
+    p_face, y_face = foll.look_angles(lead.joint("head"))
+    p_hand, y_hand = foll.look_angles(lead.joint("r_wrist") * 0 + spot + [0.0, 0.0, 0.05])
+    glance = 0.6 * window(t, t_on - 0.2, t_p0, t_p0 + 0.3 * k, t_p1)
+    foll.set_head(mix(p_face, p_hand, glance), mix(y_face, y_hand, glance))
+    phases = [("rest", 0, t0), ("reach", t0, t_on), ("touch", t_on, t_p0), ("pat", t_p0, t_p1),
+              ("rest_hand", t_p1, t_off), ("withdraw", t_off, t_end), ("rest", t_end, t[-1] + 1e-3)]
+    clip.extra["pat_hz"] = round(hz * clip.speed, 3)
+    return _finish(clip, poses, [_Design(0, "right_palm", 1, "left_shoulder", t_on - 0.2,
+                                         t_off + 0.2)], phases)
+
+
+@_duet("tap_on_back", True)
+def _tap_on_back(rng: np.random.Generator) -> MotionRecord:
+    """The leader, standing behind the follower, taps their upper back; the follower turns
+    around to face them."""
+    clip = _sample_clip(rng, "tap_on_back", distance=(0.5, 0.65), reps=(1, 3),
+                        offset=(0.2, 0.5), layout="behind")
+    hz = clip.uniform(2.0, 3.0)
+    turn_s = clip.uniform(0.9, 1.3)
+    nominal = 0.3 + 0.8 + 0.1 + clip.repetitions / hz + 0.25 + 0.6 + turn_s + 0.4
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.5)
+    t_on = t0 + 0.8 * k
+    t_p0 = t_on + 0.1 * k
+    t_p1 = t_p0 + clip.repetitions / hz * k
+    t_off = t_p1 + 0.25 * k
+    t_end = t_off + 0.6 * k
+    t_turn0 = t_off + clip.offset_s
+    t_turn1 = t_turn0 + turn_s * k
+    t = clip.frames(max(t_end, t_turn1) + clip.uniform(0.4, 0.7))
+    T = len(t)
+    sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
+    fdir, palm = unit(np.array([0.15, 0.1, 1.0])), np.array([1.0, 0.0, 0.0])
+    # The palm on the follower's upper back, just behind its right collar joint.
+    spot_rel = np.array([-0.034 * sf, -0.07 * sf, 1.368 * sf - 0.02 * sf])
+    wrist_rel = spot_rel + _palm_to_wrist(clip.props[0], "right", fdir, palm)
+    reach = clip.uniform(0.88, 0.95)
+    x_l = _root_x_for_reach(clip.props[0], "right", wrist_rel, 1.0, reach)
+    clip.distance_m = float(-x_l)
+    turn_dir = -1.0  # tapped on the right side, the follower turns round to its right
+    yaw_f = turn_dir * np.pi * travel(t, t_turn0, t_turn1, 0.4 * turn_s * k)
+    twist = turn_dir * 0.5 * window(t, t_turn0 - 0.25 * k, t_turn0 + 0.2 * k,
+                                    t_turn0 + 0.3 * k, t_turn1)
+    root_l = np.zeros((T, 2))
+    root_l[:, 0] = x_l
+    root_f = np.zeros((T, 2))
+    poses = [BodyPose(clip.props[0], root_l, 0.0,
+                      spine_bend=0.08 * window(t, t0, t_on, t_off, t_end)),
+             BodyPose(clip.props[1], root_f, yaw_f, spine_twist=twist,
+                      feet={"first_foot": "right"})]
+    lead, foll = poses
+    w = window(t, t0, t_on, t_off, t_end)
+    back = 0.05 * clip.amplitude * sl * _pats(t, t_p0, hz, clip.repetitions, k)
+    spot = foll.joint("r_collar") + foll.direction(np.array([-0.034, 0.0, -0.02]) * sf)
+    wrist = spot + _palm_to_wrist(clip.props[0], "right", fdir, palm)
+    wrist[:, 0] -= back
+    lead.set_arm("right", _reach_arc(lead, "right", wrist, w, 0.1), fingers_dir=fdir,
+                 palm_normal=palm, elbow_hint=lead.direction(np.array([-0.3, -0.5, -1.0])),
+                 orient_weight=_lead(w),
+                 fingers=blend(POSES["relaxed"], blend(POSES["flat"], POSES["relaxed"], 0.4), w))
+    pitch, yaw = lead.look_angles(foll.joint("head"))
+    lead.set_head(pitch, yaw)
+    # The follower first looks back over its right shoulder, then faces the leader.
+    p_face, y_face = foll.look_angles(lead.joint("head"))
+    look = window(t, t_p0, t_off, t[-1] + 1, t[-1] + 2)
+    foll.set_head(p_face * look, y_face * look)
+    phases = _ordered([("rest", 0, t0), ("reach", t0, t_on), ("tap", t_on, t_p1 + 0.1 * k),
+                       ("withdraw", t_p1 + 0.1 * k, t_end), ("turn", t_turn0, t_turn1),
+                       ("face", max(t_turn1, t_end), t[-1] + 1e-3)])
+    clip.extra["tap_hz"] = round(hz * clip.speed, 3)
+    return _finish(clip, poses, [_Design(0, "right_hand", 1, "torso", t_on - 0.2, t_off + 0.1)],
+                   phases)
+
+
+# --------------------------------------------------------------------------- sparring
+
+
+def _guard(pose: BodyPose, side: str, scale: float) -> np.ndarray:
+    """Wrist of a fist held up in guard in front of the chin."""
+    sgn = 1.0 if side == "left" else -1.0
+    return pose.shoulder(side) + pose.direction(np.array([0.2, -0.06 * sgn, 0.02]) * scale)
+
+
+@_duet("punch_and_block", True)
+def _punch_and_block(rng: np.random.Generator) -> MotionRecord:
+    """The leader throws straight punches at the follower's head; the follower blocks each
+    with the forearm raised in front of the face."""
+    clip = _sample_clip(rng, "punch_and_block", distance=(0.8, 1.0), reps=(1, 3),
+                        p_left=0.2)
+    gap = clip.uniform(0.35, 0.6)
+    nominal = 0.3 + 0.7 + clip.repetitions * (0.75 + gap) + 0.7 + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.4)
+    t_guard = t0 + 0.7 * k
+    hits = [t_guard + 0.15 * k + i * (0.75 + gap) * k + 0.25 * k for i in range(clip.repetitions)]
+    t_last = hits[-1] + 0.5 * k
+    t_end = t_last + 0.7 * k
+    t = clip.frames(t_end + clip.uniform(0.3, 0.5))
+    T = len(t)
+    sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
+    crouch = np.zeros((T, 3))
+    guard_w = window(t, t0, t_guard, t_last, t_end)
+    crouch[:, 2] = -0.03 * guard_w
+    # The follower (built first, at the origin) leans away a little at every impact.
+    impact = sum(window(t, h, h + 0.1 * k, h + 0.15 * k, h + 0.45 * k) for h in hits)
+    foll = BodyPose(clip.props[1], np.zeros((T, 2)), np.pi, pelvis_shift=crouch,
+                    spine_bend=0.06 * guard_w - 0.08 * impact * clip.amplitude)
+    # Block: the left forearm raised across the face, wrist in front of the brow.
+    block_w = sum(window(t, h - 0.3 * k, h - 0.08 * k, h + 0.2 * k, h + 0.45 * k) for h in hits)
+    block_wrist = foll.joint("head") + foll.direction(np.array([0.21, 0.07, 0.03]) * sf)
+    guard_l = _guard(foll, "left", sf)
+    wrist_f = mix(_reach_arc(foll, "left", guard_l, guard_w), block_wrist, block_w)
+    fdir_f = foll.direction(unit(np.array([0.15, -0.45, 1.0])))
+    palm_f = foll.direction(np.array([-1.0, 0.0, 0.0]))
+    foll.set_arm("left", wrist_f, elbow_hint=foll.direction(np.array([0.0, 1.0, -1.0])),
+                 fingers_dir=fdir_f, palm_normal=palm_f, orient_weight=_lead(guard_w),
+                 fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
+    foll.set_arm("right", _reach_arc(foll, "right", _guard(foll, "right", sf), guard_w),
+                 elbow_hint=foll.direction(np.array([0.0, -1.0, -1.0])), fingers_dir=fdir_f * [1, -1, 1],
+                 palm_normal=palm_f, orient_weight=_lead(guard_w),
+                 fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
+    # The punch lands on the blocking forearm just below the wrist: the knuckles 3.5 cm in
+    # front of it. The leader stands where that is 95 % of the arm's reach.
+    f_hit = int(np.clip(round(hits[0] * clip.fps), 0, T - 1))
+    aim_pt = foll.joint("l_wrist")[f_hit] + foll.direction(np.array([0.032, 0.0, -0.025]) * sf)[f_hit]
+    sh_rel = np.array([0.0, -0.18 * sl, 1.408 * sl - 0.03])
+    fdir_l = unit(aim_pt - np.array([aim_pt[0] - 0.4, sh_rel[1], sh_rel[2]]))
+    palm_l = unit(np.array([0.0, 0.0, -1.0]) - fdir_l[2] * fdir_l)
+    off = _fist_offset(clip.props[0], "right", fdir_l, palm_l)
+    x_l = _root_x_for_reach(clip.props[0], "right", aim_pt + off - [0, 0, -0.03], 1.0,
+                            clip.uniform(0.94, 0.97))
+    root_l = np.zeros((T, 2))
+    root_l[:, 0] = x_l
+    twist = np.zeros(T)
+    for h in hits:  # the punch turns the shoulders into it
+        twist += 0.25 * window(t, h - 0.25 * k, h, h + 0.15 * k, h + 0.5 * k)
+    lead = BodyPose(clip.props[0], root_l, 0.0, pelvis_shift=crouch, spine_twist=twist,
+                    spine_bend=0.06 * guard_w)
+    punch_w = sum(window(t, h - 0.25 * k, h, h + 0.15 * k, h + 0.5 * k) for h in hits)
+    strike = foll.joint("l_wrist") + foll.direction(np.array([0.032, 0.0, -0.025]) * sf) + off
+    wrist_l = mix(_reach_arc(lead, "right", _guard(lead, "right", sl), guard_w), strike, punch_w)
+    guard_fdir = lead.direction(unit(np.array([0.3, 0.2, 1.0])))
+    guard_palm = lead.direction(np.array([-0.3, 1.0, 0.0]))
+    lead.set_arm("right", wrist_l, elbow_hint=lead.direction(np.array([-0.2, -0.5, -1.0])),
+                 fingers_dir=mix_dirs(guard_fdir, fdir_l, punch_w),
+                 palm_normal=mix_dirs(guard_palm, palm_l, punch_w), orient_weight=_lead(guard_w),
+                 fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
+    lead.set_arm("left", _reach_arc(lead, "left", _guard(lead, "left", sl), guard_w),
+                 elbow_hint=lead.direction(np.array([0.0, 1.0, -1.0])),
+                 fingers_dir=guard_fdir * [1, -1, 1], palm_normal=guard_palm * [1, -1, 1],
+                 orient_weight=_lead(guard_w), fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
+    poses = [lead, foll]
+    _look_at_partner(poses, extra_pitch=(0.1, 0.1))
+    clip.distance_m = float(-x_l)
+    phases = [("rest", 0, t0), ("guard", t0, t_guard)]
+    for i, h in enumerate(hits):
+        phases += [("punch", h - 0.25 * k, h + 0.15 * k), ("retract", h + 0.15 * k, h + 0.5 * k)]
+    phases += [("lower", t_last, t_end), ("rest", t_end, t[-1] + 1e-3)]
+    designs = [_Design(0, "right_hand", 1, "left_forearm", h - 0.15 * k, h + 0.25 * k) for h in hits]
+    return _finish(clip, poses, designs, _ordered(phases))
+
+
+# --------------------------------------------------------------------------- handing over
+
+
+@_duet("pass_object", True)
+def _pass_object(rng: np.random.Generator) -> MotionRecord:
+    """The leader holds out an object on an open palm; the follower takes it from above and
+    draws it in."""
+    clip = _sample_clip(rng, "pass_object", distance=(0.7, 0.9), offset=(0.2, 0.7))
+    lag = clip.offset_s
+    hold = clip.uniform(0.2, 0.5)
+    nominal = 0.3 + 0.9 + lag + 0.3 + hold + 0.25 + 0.9 + 0.4
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.5)
+    t_out = t0 + 0.9 * k
+    f0, f1 = t0 + lag, t0 + lag + 0.9 * k
+    t_grip0 = max(t_out, f1)
+    t_grip1 = t_grip0 + 0.3 * k
+    t_rel0 = t_grip1 + hold * k
+    t_rel1 = t_rel0 + 0.25 * k
+    t_back = t_rel1 + 0.9 * k
+    t = clip.frames(t_back + clip.uniform(0.3, 0.6))
+    T = len(t)
+    reach = clip.uniform(0.86, 0.93)
+    meet = np.array([0.0, clip.uniform(-0.04, 0.04), _meeting_height(clip, (1.0, 1.12), reach, 0.1)])
+    # The giver's palm up under the object, the taker's hand over it, fingers across it.
+    give_pose, take_pose = POSES["cup"], blend(POSES["cup"], POSES["grip"], 0.7)
+    fdirs = [unit(np.array([1.0, 0.0, 0.15])), unit(np.array([-0.45, 1.0, 0.0]))]
+    palms = [np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])]
+    hands = [_hand_points_world(clip.props[r], "right", fdirs[r], palms[r], (give_pose, take_pose)[r])
+             for r in range(2)]
+    up = np.array([0.0, 0.0, 1.0])
+    g_min = _separating_gap(hands[0], hands[1], up, 0.022)
+    g_max = _separating_gap(hands[0], hands[1], up, 0.042)
+    gap = float(np.clip(clip.uniform(0.05, 0.09) * clip.scale, g_min, g_max))
+    centres = [meet - [0.0, 0.0, 0.5 * gap], meet + [0.0, 0.0, 0.5 * gap]]
+    offs = [centres[r] - meet + _palm_to_wrist(clip.props[r], "right", fdirs[r], palms[r])
+            for r in range(2)]
+    x_roots = [_root_x_for_reach(clip.props[r], "right", meet + offs[r], 1.0 - 2 * r, reach)
+               for r in range(2)]
+    meet[0] -= 0.5 * (x_roots[0] + x_roots[1])
+    clip.distance_m = float(x_roots[1] - x_roots[0])
+    poses = _poses(clip, _facing_roots(clip, clip.distance_m), (0.0, np.pi),
+                   spine_bend=[0.06 * window(t, t0, t_out, t_rel1, t_back),
+                               0.06 * window(t, f0, f1, t_rel1, t_back)])
+    giver, taker = poses
+    sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
+    # Before and after the hand-over each carries the object in front of the waist.
+    carry_l = giver.shoulder("right") + giver.direction(np.array([0.3, 0.08, -0.42]) * sl)
+    carry_f = taker.shoulder("right") + taker.direction(np.array([0.28, 0.1, -0.38]) * sf)
+    out_l = window(t, t0, t_out, t_rel1, t_back)
+    hold_l = 1.0 - ramp(t, t_rel1, t_back)  # the object until let go, then back to rest
+    wrist_l = mix(mix(giver.rest_wrist("right"), carry_l, hold_l), meet + offs[0], out_l)
+    fingers_l = blend(blend(POSES["relaxed"], give_pose, hold_l), POSES["flat"],
+                      window(t, t_rel0, t_rel1, t_back - 0.3 * k, t_back))
+    giver.set_arm("right", wrist_l, elbow_hint=giver.direction(np.array([-0.2, -0.4, -1.0])),
+                  fingers_dir=fdirs[0], palm_normal=palms[0], orient_weight=hold_l,
+                  fingers=fingers_l)
+    reach_f = window(t, f0, f1, t_rel1, t_back)
+    taken = ramp(t, t_rel1, t_back)
+    # The taker's hand comes over the object first, then settles down onto it.
+    above = meet + offs[1] + np.array([0.03, 0.0, 0.11]) * sf
+    settle = ramp(t, f1 - 0.3 * k, f1)
+    target_f = mix(np.broadcast_to(above, (T, 3)), np.broadcast_to(meet + offs[1], (T, 3)), settle)
+    wrist_f = mix(_reach_arc(taker, "right", target_f, reach_f, 0.1), carry_f, taken)
+    grip = ramp(t, t_grip0, t_grip1)
+    fingers_f = blend(blend(POSES["relaxed"], _OPEN_HAND, ramp(t, f0, f1)), take_pose, grip)
+    taker.set_arm("right", wrist_f, elbow_hint=taker.direction(np.array([-0.2, -0.5, -1.0])),
+                  fingers_dir=fdirs[1], palm_normal=palms[1],
+                  orient_weight=np.maximum(_lead(reach_f), taken), fingers=fingers_f)
+    # Both watch the object change hands, then look up at each other.
+    for r, pose in enumerate(poses):
+        p_face, y_face = pose.look_angles(poses[1 - r].joint("head"))
+        p_obj, y_obj = pose.look_angles(np.broadcast_to(meet, (T, 3)))
+        w_obj = 0.8 * window(t, t0, t_grip0, t_rel1, t_back)
+        pose.set_head(mix(p_face, p_obj, w_obj), mix(y_face, y_obj, w_obj))
+    phases = _ordered([("hold", 0, t0), ("offer", t0, t_out), ("reach", f0, t_grip0),
+                       ("grasp", t_grip0, t_grip1), ("both_hold", t_grip1, t_rel0),
+                       ("release", t_rel0, t_rel1), ("retract", t_rel1, t_back),
+                       ("rest", t_back, t[-1] + 1e-3)])
+    clip.extra["object_gap_m"] = round(gap, 4)
+    return _finish(clip, poses, [_Design(0, "right_hand", 1, "right_hand", t_grip0 - 0.1,
+                                         t_rel1 + 0.2)], phases)
+
+
+# --------------------------------------------------------------------------- side by side
+
+
+def _side_by_side(clip: Clip, raise_up: bool) -> MotionRecord:
+    """Leader on the left, follower on the right, both facing +X; the leader's right hand
+    takes the follower's left. Then they walk on hand in hand (or swing the joined hands), or
+    raise the joined hands high together."""
+    lag = clip.offset_s
+    walk = (not raise_up) and clip.rng.random() < 0.65
+    walk_m = clip.uniform(0.8, 2.2) * clip.scale if walk else 0.0
+    walk_s = walk_m / clip.uniform(0.75, 1.05) + 0.8 if walk else 0.0
+    hold_s = clip.uniform(0.8, 1.6)
+    middle = walk_s if walk else (1.0 + 0.9 + hold_s if raise_up else
+                                  clip.repetitions / 0.9 + 0.3)
+    release = raise_up or clip.rng.random() < 0.6
+    nominal = 0.3 + 0.8 + lag + 0.2 + middle + (0.9 if release else 0.3) + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.5)
+    t_join = t0 + lag + 0.8 * k
+    t_m0 = t_join + 0.2 * k
+    t_m1 = t_m0 + middle * k
+    t_rel0 = t_m1 + 0.1 * k
+    t_rel1 = t_rel0 + 0.8 * k
+    t = clip.frames((t_rel1 if release else t_m1 + 0.2) + clip.uniform(0.3, 0.6))
+    T = len(t)
+    s = clip.scale
+    width = clip.uniform(0.52, 0.64) * s
+    clip.distance_m = float(width)
+    # Palm to palm, fingers crossed, each hand wrapped round the other (checked clearances).
+    normal = np.array([0.0, -1.0, 0.0])
+    low = _clasp(clip.props, ("right", "left"), np.array([0.45, 0.0, -1.0]), normal, 70.0, 0.5)
+    high = _clasp(clip.props, ("right", "left"), np.array([0.1, 0.0, 1.0]), normal, 70.0, 0.5)
+    hold = low[3]
+    roots = [np.zeros((T, 2)), np.zeros((T, 2))]
+    roots[0][:, 1], roots[1][:, 1] = 0.5 * width, -0.5 * width
+    if walk:
+        lag_walk = clip.uniform(0.0, 0.12)
+        roots[0][:, 0] = walk_m * travel(t, t_m0, t_m1 - lag_walk, 0.6 * k)
+        roots[1][:, 0] = walk_m * travel(t, t_m0 + lag_walk, t_m1, 0.6 * k)
+    poses = _poses(clip, roots, (0.0, 0.0), feet=[{"first_foot": "left"}, {"first_foot": "left"}])
+    centre = 0.5 * (roots[0] + roots[1])
+    h_low = np.stack([centre[:, 0] + 0.06 * s, centre[:, 1], np.full(T, 0.93 * s)], -1)
+    if not walk and not raise_up:  # swing the joined hands forward and back
+        h_low[:, 0] += 0.1 * clip.amplitude * s * np.sin(2 * np.pi * 0.9 / k * (t - t_m0)) * \
+            window(t, t_m0, t_m0 + 0.4 * k, t_m1 - 0.4 * k, t_m1)
+    up_w = window(t, t_m0, t_m0 + 1.0 * k, t_m1 - 0.9 * k, t_m1) if raise_up else np.zeros(T)
+    h_high = np.stack([centre[:, 0] + 0.1 * s, centre[:, 1], np.full(T, 1.9 * s)], -1)
+    for r, (pose, side) in enumerate(zip(poses, ("right", "left"))):
+        start = t0 + (lag if r else 0.0)
+        join = window(t, start, start + 0.8 * k, t_rel0 + 0.2 * k, t_rel1) if release else \
+            ramp(t, start, start + 0.8 * k)
+        # Hands arrive (and leave) a few centimetres apart across the palms, then close in:
+        # the fingers open before they part.
+        close = window(t, t_join - 0.25 * k, t_join, t_rel0, t_rel0 + 0.25 * k) if release else \
+            ramp(t, t_join - 0.25 * k, t_join)
+        apart = (normal if r else -normal) * (0.06 * s) * (1.0 - close)[:, None]
+        target = mix(h_low + low[0][r], h_high + high[0][r], up_w) + apart
+        fdir = mix_dirs(low[1][r], high[1][r], up_w)
+        sgn = 1.0 if side == "left" else -1.0
+        hint = mix_dirs(pose.direction(np.array([-0.5, 0.4 * sgn, -1.0])),
+                        pose.direction(np.array([0.0, 1.0 * sgn, 0.2])), up_w)
+        pose.set_arm(side, _reach_arc(pose, side, target, join, 0.03), elbow_hint=hint,
+                     fingers_dir=fdir, palm_normal=low[2][r], orient_weight=_lead(join),
+                     fingers=blend(POSES["relaxed"], blend(_OPEN_HAND, hold, close), join))
+        ahead = pose.to_world(np.array([4.0, 0.0, 1.6 * s]))
+        p_a, y_a = pose.look_angles(ahead)
+        glance = window(t, t_join - 0.3 * k, t_join, t_join + 0.3 * k, t_m0 + 0.6 * k)
+        p_o, y_o = pose.look_angles(poses[1 - r].joint("head") if r else
+                                    poses[1].joint("head"))
+        pose.set_head(mix(p_a, p_o, glance) - 0.15 * up_w, mix(y_a, y_o, glance))
+    phases = [("rest", 0, t0), ("join", t0, t_m0)]
+    phases.append(("raise", t_m0, t_m1) if raise_up else
+                  ("walk" if walk else "swing", t_m0, t_m1))
+    if release:
+        phases += [("release", t_rel0, t_rel1), ("rest", t_rel1, t[-1] + 1e-3)]
+    else:
+        phases.append(("hold", t_m1, t[-1] + 1e-3))
+    clip.extra.update(walk_m=round(walk_m, 4), released=bool(release))
+    return _finish(clip, poses, [_Design(0, "right_hand", 1, "left_hand", t_join - 0.3,
+                                         t_rel0 + 0.3 if release else t[-1] + 1.0)],
+                   _ordered(phases))
+
+
+@_duet("hold_hands_side_by_side", True)
+def _hold_hands_side_by_side(rng: np.random.Generator) -> MotionRecord:
+    """Side by side, the two take hands and walk on together or swing the joined hands."""
+    clip = _sample_clip(rng, "hold_hands_side_by_side", distance=(0.45, 0.55), reps=(2, 4),
+                        offset=(0.05, 0.4), layout="side_by_side")
+    return _side_by_side(clip, raise_up=False)
+
+
+@_duet("raise_joined_hands", True)
+def _raise_joined_hands(rng: np.random.Generator) -> MotionRecord:
+    """Side by side, the two join hands and raise them high together."""
+    clip = _sample_clip(rng, "raise_joined_hands", distance=(0.45, 0.55), offset=(0.05, 0.3),
+                        layout="side_by_side")
+    return _side_by_side(clip, raise_up=True)
+
+
+# --------------------------------------------------------------------------- embracing
+
+
+@_duet("hug", True)
+def _hug(rng: np.random.Generator) -> MotionRecord:
+    """The two step together and embrace, one arm over the partner's shoulder and one under
+    the partner's arm, hands on each other's back; they hold, then let go and step back."""
+    clip = _sample_clip(rng, "hug", distance=(0.95, 1.3), offset=(0.0, 0.35), reps=(1, 1))
+    lag = clip.offset_s
+    approach = clip.uniform(1.0, 1.4)
+    hold = clip.uniform(0.9, 2.0)
+    nominal = 0.3 + approach + lag + 0.5 + hold + 0.6 + 0.9 + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.4)
+    t_close = t0 + approach * k
+    f_close = t_close + lag
+    t_wrap0 = t0 + 0.55 * approach * k
+    t_wrap1 = f_close + 0.45 * k
+    t_rel0 = t_wrap1 + hold * k
+    t_rel1 = t_rel0 + 0.6 * k
+    t_back1 = t_rel1 + 0.9 * k
+    t = clip.frames(t_back1 + clip.uniform(0.3, 0.5))
+    T = len(t)
+    s = clip.scale
+    d0, d1 = clip.distance_m, clip.uniform(0.31, 0.37) * s
+    back_m = clip.uniform(0.1, 0.3) * s
+    side = clip.uniform(0.04, 0.08) * s  # each stands a little to its own left: heads pass
+    share = clip.uniform(0.4, 0.75)  # how much of the way the leader comes
+    closing = [travel(t, t0, t_close, 0.4 * k), travel(t, t0 + lag, f_close, 0.4 * k)]
+    leave = travel(t, t_rel0 + 0.2 * k, t_back1, 0.35 * k)
+    x_l = -d0 / 2 + (d0 - d1) * share * closing[0] - back_m * leave
+    x_f = d0 / 2 - (d0 - d1) * (1 - share) * closing[1] + back_m * leave
+    roots = [np.stack([x_l, side * closing[0]], -1), np.stack([x_f, -side * closing[1]], -1)]
+    wrap = [window(t, t_wrap0, t_wrap1, t_rel0, t_rel1),
+            window(t, t_wrap0 + lag, t_wrap1, t_rel0, t_rel1)]
+    t_mid = max(f_close, t_wrap1 - 0.3 * k)
+    t_rel_mid = t_rel0 + 0.3 * k
+    sway = 0.06 * clip.amplitude * np.sin(2 * np.pi * 0.5 / k * (t - t_wrap1)) * \
+        window(t, t_wrap1, t_wrap1 + 0.4 * k, t_rel0 - 0.4 * k, t_rel0)
+    poses = _poses(clip, roots, (0.0, np.pi),
+                   spine_bend=[0.12 * wrap[0], 0.12 * wrap[1]],
+                   spine_side=[sway, -sway], feet=[{"first_foot": "left"}] * 2)
+    designs = []
+    opened = [window(t, t0 + 0.2 * approach * k, t_wrap0 + 0.3 * k, t_rel0, t_rel1),
+              window(t, t0 + lag + 0.2 * approach * k, t_wrap0 + lag + 0.3 * k, t_rel0, t_rel1)]
+    for r, pose in enumerate(poses):
+        other = poses[1 - r]
+        so = clip.props[1 - r].body_scale
+        # High arm: the right, over the partner's left shoulder, palm on the upper back.
+        # Low arm: the left, under the partner's right arm, palm on the middle of the back.
+        high = other.joint("l_collar") + other.direction(np.array([-0.036, -0.03, -0.035]) * so)
+        low = other.joint("spine3") + other.direction(np.array([-0.038, -0.02, -0.03]) * so)
+        palm = other.direction(np.array([1.0, 0.0, 0.0]))
+        for hand_side, spot, fingers_h, hint_h, out in (
+                ("right", high, np.array([0.0, -0.6, -1.0]), np.array([-0.2, -1.0, 0.4]), 1.0),
+                ("left", low, np.array([0.0, 1.0, -0.25]), np.array([-0.2, 1.0, -0.6]), -1.0)):
+            fdir = other.direction(unit(fingers_h))
+            # Back the hand off the partner's trunk until its joints keep 2.5 cm clearance
+            # all through the embrace (the partner bends and sways under it).
+            cup = blend(POSES["flat"], POSES["cup"], 0.5)
+            backoff = 0.0
+            for f in np.linspace(t_mid * clip.fps, t_rel_mid * clip.fps, 8).astype(int):
+                f = min(f, T - 1)
+                hand_pts = _hand_points_world(clip.props[r], hand_side, fdir[f], palm[f], cup)
+                backoff = max(backoff, _separating_gap(other.pos[f, :18], hand_pts + spot[f],
+                                                       -palm[f], 0.025))
+            spot = spot - palm * backoff
+            wrist = spot - np.einsum("tij,j->ti", hand_rotation(fdir, palm),
+                                     clip.props[r].palm_centre() *
+                                     ([1, -1, 1] if hand_side == "left" else 1))
+            sgn = 1.0 if hand_side == "left" else -1.0
+            open_pos = pose.shoulder(hand_side) + pose.direction(
+                np.array([0.22, 0.32 * sgn, -0.12 if hand_side == "left" else 0.02]) *
+                clip.props[r].body_scale)
+            # Round the partner's side, then in onto the back (and the same way out).
+            around = wrist + other.direction(np.array([0.02, 0.24 * out, 0.04]) * so)
+            w_round = window(t, t_wrap0 + (lag if r else 0.0), t_mid, t_rel_mid, t_rel1)
+            w_settle = window(t, t_mid, t_wrap1, t_rel0, t_rel_mid)
+            # Off the back first, then sideways (curled fingers must not sweep the spine).
+            lift_off = -palm * (0.05 * so * smoothstep(3.0 * (1.0 - w_settle)))[:, None]
+            target = mix(mix(mix(pose.rest_wrist(hand_side), open_pos, opened[r]), around,
+                             w_round), wrist, w_settle) + lift_off * w_round[:, None]
+            pose.set_arm(hand_side, target, elbow_hint=pose.direction(hint_h * [1, 1, 1]),
+                         fingers_dir=fdir, palm_normal=palm, orient_weight=_lead(wrap[r]),
+                         fingers=blend(POSES["relaxed"], blend(POSES["flat"], POSES["cup"], 0.5),
+                                       np.maximum(wrap[r], 0.5 * opened[r])))
+            designs.append(_Design(r, f"{hand_side}_hand", 1 - r, "torso", t_wrap1 - 0.3,
+                                   t_rel0 + 0.2))
+        # Heads turn aside past the partner's, toward its own left.
+        p_face, y_face = pose.look_angles(other.joint("head"))
+        pose.set_head(mix(p_face, np.full(T, 0.15), wrap[r]), mix(y_face, np.full(T, 0.45), wrap[r]))
+    phases = _ordered([("rest", 0, t0), ("approach", t0, t_wrap0), ("embrace", t_wrap0, t_wrap1),
+                       ("hold", t_wrap1, t_rel0), ("release", t_rel0, t_rel1),
+                       ("step_back", t_rel1, t_back1), ("rest", t_back1, t[-1] + 1e-3)])
+    clip.distance_m = float(d0)
+    clip.extra["embrace_distance_m"] = round(float(d1), 4)
+    return _finish(clip, poses, designs, phases)
