@@ -21,7 +21,9 @@ class ModelConfig:
         history_frames: frames of past motion each step conditions on (<= chunk_frames).
         text_dim: width of the text encoder's vectors (384 for all-MiniLM-L6-v2).
         max_text_tokens: word tokens kept per text (the rest is cut, with a warning).
-        max_elapsed_s: elapsed time is clamped here before it is embedded.
+        max_elapsed_s: elapsed time is clamped here before it is embedded; training sets it
+            to the 95th percentile of the clip durations, so a stream longer than the training
+            clips stays in their late-clip regime.
         fps: frame rate of the motion the model makes.
     """
 

@@ -62,6 +62,12 @@ def test_windows_are_deterministic_and_cover_first_chunks(data):
     assert all(i["frames"].shape == (20, 2, 21, 3) for i in items)
     ds.set_epoch(1)
     assert not np.array_equal(ds[3]["frames"], a["frames"]) or ds[3]["text"] != a["text"]
+    # One-chunk windows reach the end of the clips: their last frames are targets too.
+    plain = ChunkWindowDataset(clips, 4, 8, first_chunk_prob=0.0, seed=5, samples_per_epoch=400,
+                               chunks=1)
+    ends = [plain[i]["start_frame"] + 8 for i in range(400)]
+    assert plain[0]["frames"].shape == (12, 2, 21, 3)
+    assert max(ends) == clips[0].num_frames and min(ends) == 12
 
 
 def _text(n):

@@ -6,10 +6,11 @@ beside them and are not needed here. Every clip supplies its overall ``text`` an
 ``captions`` (a random one is used per sample) and optional per-agent texts.
 
 :class:`ChunkWindowDataset` turns clips into training windows for the chunk model: each item is
-``history_frames + 2 * chunk_frames`` consecutive frames (the history, the chunk to predict,
-and the chunk after it, used when training on the model's own rollouts). With probability
-``first_chunk_prob`` the window starts ``history_frames`` before the clip, i.e. it trains the
-first chunk of a motion, which has no history.
+``history_frames + chunks * chunk_frames`` consecutive frames: the history and the chunk to
+predict, plus (``chunks=2``, for training on the model's own rollouts) the chunk after it.
+Windows may end at the clip's last frame, so the end of every clip is a target too. With
+probability ``first_chunk_prob`` the window starts ``history_frames`` before the clip, i.e. it
+trains the first chunk of a motion, which has no history.
 """
 
 from __future__ import annotations
@@ -128,13 +129,14 @@ class ChunkWindowDataset(Dataset):
     """Training windows of one mode for the chunk model (see the module docstring).
 
     Items are dicts: ``frames`` (W, 2, J, 3) float32 world positions with
-    ``W = history_frames + 2 * chunk_frames``; ``history_valid`` (bool; False for first-chunk
+    ``W = history_frames + chunks * chunk_frames``; ``history_valid`` (bool; False for first-chunk
     windows, whose history frames are copies of frame 0); ``start_frame`` (clip frame of the
     first predicted frame); ``text``; ``agent_texts``.
 
     Args:
         clips: clips of one mode.
         history_frames, chunk_frames: the model's sizes.
+        chunks: chunks after the history (1, or 2 for rollout training).
         first_chunk_prob: share of windows that train the first chunk of a motion.
         agent_text_prob: share of items that keep the clip's per-agent texts.
         samples_per_epoch: items per epoch (default: one per clip).
@@ -143,7 +145,7 @@ class ChunkWindowDataset(Dataset):
 
     def __init__(self, clips: list[Clip], history_frames: int, chunk_frames: int,
                  first_chunk_prob: float = 0.2, agent_text_prob: float = 0.5,
-                 samples_per_epoch: int | None = None, seed: int = 0):
+                 samples_per_epoch: int | None = None, seed: int = 0, chunks: int = 2):
         if not clips:
             raise DatasetLayoutError("no clips to train on")
         modes = {c.mode for c in clips}
@@ -151,14 +153,14 @@ class ChunkWindowDataset(Dataset):
             raise ValueError(f"a window dataset holds one mode, got {sorted(modes)}")
         self.clips = clips
         self.mode = modes.pop()
-        self.history_frames, self.chunk_frames = history_frames, chunk_frames
+        self.history_frames, self.chunk_frames, self.chunks = history_frames, chunk_frames, chunks
         self.first_chunk_prob, self.agent_text_prob = first_chunk_prob, agent_text_prob
         self.samples_per_epoch = samples_per_epoch or len(clips)
         self.seed, self.epoch = seed, 0
 
     @property
     def window_frames(self) -> int:
-        return self.history_frames + 2 * self.chunk_frames
+        return self.history_frames + self.chunks * self.chunk_frames
 
     def set_epoch(self, epoch: int) -> None:
         """Change the windows drawn (call once per pass, like ``DistributedSampler``)."""

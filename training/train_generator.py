@@ -129,7 +129,7 @@ def feature_statistics(clips: list[Clip], mode: str, config: ModelConfig, window
     windows, both first-chunk windows and windows with a history."""
     spec = MODE_SPECS[mode]
     ds = ChunkWindowDataset(clips, config.history_frames, config.chunk_frames,
-                            first_chunk_prob=0.2, seed=seed + 7919)
+                            first_chunk_prob=0.2, seed=seed + 7919, chunks=1)
     feats = []
     h, c = config.history_frames, config.chunk_frames
     for start in range(0, windows, 256):
@@ -233,6 +233,13 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     except DyadInputError:
         val = {}
     modes = tuple(m for m in MODE_SPECS if m in train)
+    if resume_state is None:
+        # Elapsed time is clamped where the data end: a long stream then stays in the regime
+        # of a clip's late part instead of feeding the network times it never saw.
+        durations = [c.num_frames / opts.model.fps for m in modes for c in train[m]]
+        opts = replace(opts, model=replace(
+            opts.model, max_elapsed_s=max(1.0, round(float(np.percentile(durations, 95)) * 2)
+                                          / 2)))
     cfg = opts.model
     encoder = shared_text_encoder(device, cfg.max_text_tokens)
     texts = all_texts([c for m in modes for c in train[m] + val.get(m, [])])
@@ -263,12 +270,13 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=opts.lr, betas=(0.9, 0.99))
 
-    batches = {m: _Batches(ChunkWindowDataset(train[m], cfg.history_frames, cfg.chunk_frames,
-                                              opts.first_chunk_prob, opts.agent_text_prob,
-                                              samples_per_epoch=max(len(train[m]),
-                                                                    opts.batch_size * 8),
-                                              seed=opts.seed),
-                           opts.batch_size, ctx.rank, ctx.world_size) for m in modes}
+    # Plain batches need one chunk after the history, rollout batches two.
+    batches = {(m, chunks): _Batches(
+        ChunkWindowDataset(train[m], cfg.history_frames, cfg.chunk_frames,
+                           opts.first_chunk_prob, opts.agent_text_prob,
+                           samples_per_epoch=max(len(train[m]), opts.batch_size * 8),
+                           seed=opts.seed + chunks, chunks=chunks),
+        opts.batch_size, ctx.rank, ctx.world_size) for m in modes for chunks in (1, 2)}
     counts = np.array([len(train[m]) for m in modes], dtype=float)
     mode_prob = counts / counts.sum()
     step, planned = 0, opts.steps
@@ -281,8 +289,8 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         # A run planned to fit a time budget keeps its plan; otherwise --steps decides.
         planned = resume_state["planned_steps"] if opts.time_budget_min else opts.steps
         elapsed_before = resume_state.get("elapsed_s", 0.0)
-        for m in modes:
-            batches[m].set_position(resume_state["epochs"].get(m, 0))
+        for key, b in batches.items():
+            b.set_position(resume_state["epochs"].get(f"{key[0]}/{key[1]}", 0))
         set_rng_state(resume_state["rng"][ctx.rank] if ctx.rank < len(resume_state["rng"])
                       else resume_state["rng"][0])
     log = MetricsLog(out / "metrics.jsonl", resume_step=step if resume_state else None) \
@@ -320,7 +328,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         state = {"model": model.state_dict(), "ema": ema.state_dict(),
                  "optimizer": optimizer.state_dict(), "step": step, "planned_steps": planned,
                  "elapsed_s": elapsed(), "options": opts.describe(),
-                 "epochs": {m: batches[m].epoch for m in modes},
+                 "epochs": {f"{m}/{c}": b.epoch for (m, c), b in batches.items()},
                  "rng": [rng_state()]}
         tmp = last_path.with_name(".last.pt.partial")
         torch.save(state, tmp)
@@ -337,8 +345,8 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     while step < planned:
         rng = np.random.default_rng([opts.seed, step])
         mode = modes[int(rng.choice(len(modes), p=mode_prob))]
-        batch = batches[mode].next()
         rollout = (step >= opts.rollout_from * planned and rng.random() < opts.rollout_prob)
+        batch = batches[(mode, 2 if rollout else 1)].next()
         drop = np.random.default_rng([opts.seed, step, ctx.rank]).random(
             len(batch["text"])) < opts.text_drop_prob
         text = _text_batch(batch, mode, encodings, cfg.max_text_tokens, drop).to(device)
@@ -438,7 +446,8 @@ def _validate(ema: ChunkFlowModel, objective: GeneratorObjective, val: dict, mod
         if not val.get(mode):
             continue
         ds = ChunkWindowDataset(val[mode], cfg.history_frames, cfg.chunk_frames,
-                                opts.first_chunk_prob, opts.agent_text_prob, seed=opts.seed + 3)
+                                opts.first_chunk_prob, opts.agent_text_prob, seed=opts.seed + 3,
+                                chunks=1)
         items = [ds[i] for i in range(min(4 * opts.batch_size, max(len(ds), opts.batch_size)))]
         terms: dict[str, list[float]] = {}
         for start in range(0, len(items), opts.batch_size):
