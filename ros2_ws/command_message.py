@@ -9,8 +9,9 @@ A string that starts with ``{`` must be a JSON object with ``text`` and any of `
 
     data: '{"text": "two people shake hands", "mode": "duet", "seconds": 6, "seed": 3}'
 
-Anything else (empty, blank, control characters only, malformed JSON, unknown keys, wrong types)
-raises :class:`~dyad.errors.DyadInputError` with a message for the status topic.
+Anything else (empty, blank, control characters only, malformed JSON, unknown keys, wrong types,
+an unknown mode, a duration that is not positive) raises :class:`~dyad.errors.DyadInputError`
+with a message for the status topic, before the command can preempt the motion in progress.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from dyad.errors import DyadInputError
+from dyad.generator.modes import parse_mode
 from dyad.generator.prompt import clean_text
 
 MAX_COMMAND_BYTES = 16384
@@ -94,7 +96,10 @@ def parse_command(data: str, default_mode: str = "auto", default_seconds: float 
     mode = obj.get("mode", default_mode)
     if not isinstance(mode, str):
         raise DyadInputError(f"command key 'mode' must be a string, got {mode!r}")
+    mode = parse_mode(mode)
     seconds = _number(obj, "seconds", float) if "seconds" in obj else float(default_seconds)
+    if seconds <= 0:
+        raise DyadInputError(f"command key 'seconds' must be positive, got {seconds:g}")
     seed = _number(obj, "seed", int) if obj.get("seed") is not None else None
     agent_texts = obj.get("agent_texts") or {}
     if not isinstance(agent_texts, dict) or not all(

@@ -35,6 +35,8 @@ def test_plain_text_and_json_commands():
     ('{"text": "wave", "seconds": "long"}', "seconds"), ('{"text": "wave", "seed": 1.5}', "seed"),
     ('{"text": "wave", "seconds": true}', "seconds"), ('{"text": "wave", "mode": 3}', "mode"),
     ('{"text": "wave", "agent_texts": ["A"]}', "agent_texts"), ('{"text": ""}', "empty"),
+    ('{"text": "wave", "mode": "tango"}', "unknown mode"),
+    ('{"text": "wave", "seconds": -3}', "positive"),
 ])
 def test_garbage_commands_raise_input_errors(data, message):
     if message is None:  # a JSON list is plain text, and a fine description of nothing
