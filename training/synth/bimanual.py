@@ -28,7 +28,7 @@ import numpy as np
 from dyad.motion import ContactInterval, MotionRecord
 from dyad.skeletons import BODY22_NAMES, BODY22_REST, contact_part_joints
 
-from .hand_pose import POSES, _solve_thumb_to, blend, counting_pose, hand_points
+from .hand_pose import POSES, _solve_thumb_to, blend, counting_pose, hand_points, hand_rotation
 from .types import interaction
 
 FPS = 30.0
@@ -654,7 +654,12 @@ def _both_hands(c: _Clip, gap_m: float, angles_rad: np.ndarray, pose: np.ndarray
     ``f(times, frames_by_side)``); both return to rest. The wrists are placed so that the
     hands, in any of ``pose`` + ``extent_poses`` and ``angles_rad`` + ``extent_angles``, keep
     at least ``gap_m`` between them."""
-    extent = medial_extent_m([pose, *extent_poses], [angles_rad, *extent_angles], c.scale)
+    # Between two poses the fingers pass through half-bent states that may reach farther
+    # toward the midline than either end (with the palms facing in, bending points them in).
+    listed = [pose, *extent_poses]
+    between = [blend(a, b, w) for i, a in enumerate(listed) for b in listed[i + 1:]
+               for w in (0.25, 0.5, 0.75)]
+    extent = medial_extent_m(listed + between, [angles_rad, *extent_angles], c.scale)
     separation_m = 2.0 * extent + gap_m
     paths = c.rest_paths()
     lead, lag = paths[c.handedness], paths[c.other]
@@ -886,7 +891,7 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
           poses: dict[str, np.ndarray], retreat: dict[str, np.ndarray], open_m: float,
           parts: tuple[str, str] | list[tuple[str, str]], taps: int = 0, hold_s: float = 0.0,
           open_poses: dict[str, np.ndarray] | None = None, perform=None,
-          name: str = "hold", lead_share: float = 0.5) -> MotionRecord:
+          name: str = "hold", lead_share: float = 0.5, close_s: float = 0.0) -> MotionRecord:
     """Both hands rise to an open stance, come together into the contact design and either tap
     ``taps`` times (impact approach, brief contact, release) or hold ``hold_s`` (during which
     ``perform(paths, t0)`` may append keys and return layers), then return to rest.
@@ -897,6 +902,8 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
         open_m: distance the two hands separate along ``retreat`` (lead hand ``lead_share``).
         parts: contact parts (left hand's, right hand's) recorded for every contact, or a
             list of such pairs when the hands touch in several places at once.
+        close_s: if positive, the hands arrive in ``open_poses`` and only then the fingers
+            close into ``poses`` over ``close_s`` (and open again before the release).
     """
     pairs = [parts] if isinstance(parts[0], str) else list(parts)
     open_poses = open_poses or poses
@@ -945,7 +952,13 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
             t += release
     else:
         approach = c.dur(0.3, 0.5)
-        both(approach)
+        if close_s > 0.0:
+            for s, path in paths.items():
+                path.move(approach, wrists[s], angles[s], open_poses[s])
+                path.move(close_s, pose=poses[s])
+            approach += close_s
+        else:
+            both(approach)
         c.phase("approach", t, t + approach)
         t += approach
         for path in paths.values():
@@ -958,6 +971,10 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
         for part_left, part_right in pairs:
             c.contact(part_left, part_right, t, t1)
         c.phase(name, t, t1)
+        if close_s > 0.0:
+            for s, path in paths.items():
+                path.move(close_s, pose=open_poses[s])
+            t1 += close_s
         release = c.dur(0.25, 0.4)
         both(release, to_contact=False)
         c.phase("release", t1, t1 + release)
@@ -972,6 +989,16 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
     for layer in layers:
         layer(times, frames)
     return c.finish(times, frames)
+
+
+def _move_together(paths: dict[str, HandPath], steps: list[tuple[float, np.ndarray]]) -> None:
+    """Both wrists move by the same ``(duration, displacement)`` steps at the same time, so the
+    hands' contact design holds while they travel (a bow, a lift, a pan)."""
+    t0 = max(p.end_s for p in paths.values())
+    for path in paths.values():
+        path.hold_until(t0)
+        for duration, displacement in steps:
+            path.move(duration, path.wrist_m + displacement)
 
 
 def _palms_design(c: _Clip, centre: np.ndarray, pitch_rad: float, yaw_rad: float = 0.0):
@@ -1012,9 +1039,8 @@ def prayer_hands(rng: np.random.Generator) -> MotionRecord:
 
     def perform(paths, t0):
         if bow:
-            for path in paths.values():
-                path.move(c.dur(0.3, 0.5), path.wrist_m + dip).move(c.dur(0.3, 0.5), path.wrist_m)
-                path.hold(c.dur(0.2, 0.5))
+            _move_together(paths, [(c.dur(0.3, 0.5), dip), (c.dur(0.3, 0.5), -dip),
+                                   (c.dur(0.2, 0.5), 0.0)])
     return _meet(c, wrists, angles, poses, retreat, c.u(0.08, 0.14) * c.amplitude,
                  ("palm", "palm"), hold_s=hold, perform=perform)
 
@@ -1091,7 +1117,8 @@ def tap_fingertips(rng: np.random.Generator) -> MotionRecord:
     c.offset_s = c.u(0.0, 0.15)
     angles = np.array([0.0, c.u(0.2, 0.8), 0.5 * np.pi, 0.0])
     opened = blend(BIMANUAL_POSES["tent"], POSES["relaxed"], 0.3)
-    return _mirror_meet(c, BIMANUAL_POSES["tent"], angles, TIP_GAP_M, _meeting_point(c),
+    return _mirror_meet(c, BIMANUAL_POSES["tent"], angles, TIP_GAP_M,
+                        _meeting_point(c, x=(0.34, 0.42), z=(1.14, 1.26)),
                         np.array([0.0, -1.0, 0.0]), c.u(0.04, 0.08) * c.amplitude,
                         ("fingertips", "fingertips"), taps=c.repetitions,
                         open_poses={s: opened for s in SIDES}, lead_share=c.u(0.5, 0.7))
@@ -1103,16 +1130,14 @@ def steeple(rng: np.random.Generator) -> MotionRecord:
     c = _Clip("steeple", rng)
     c.offset_s = c.u(0.0, 0.2)
     angles = np.array([0.0, c.u(1.0, 1.4), 0.5 * np.pi, 0.0])
-    centre = _meeting_point(c, x=(0.22, 0.32), z=(1.2, 1.32))
+    centre = _meeting_point(c, x=(0.27, 0.34), z=(1.24, 1.34))
     bob = np.array([0.0, 0.0, 0.02]) * c.amplitude
     c.repetitions = int(rng.integers(1, 3))
 
     def perform(paths, t0):
         # The steeple is lifted toward the chin and lowered again, tips together.
         for _ in range(c.repetitions - 1):
-            for path in paths.values():
-                path.move(c.dur(0.35, 0.5), path.wrist_m + bob).move(c.dur(0.35, 0.5),
-                                                                     path.wrist_m - bob)
+            _move_together(paths, [(c.dur(0.35, 0.5), bob), (c.dur(0.35, 0.5), -bob)])
     return _mirror_meet(c, BIMANUAL_POSES["tent"], angles, TIP_GAP_M, centre,
                         np.array([0.0, -1.0, 0.0]), c.u(0.06, 0.12), ("fingertips", "fingertips"),
                         hold_s=c.dur(0.8, 2.0), perform=perform,
@@ -1158,8 +1183,7 @@ def cup_hands(rng: np.random.Generator) -> MotionRecord:
 
     def perform(paths, t0):
         if offer:
-            for path in paths.values():
-                path.move(c.dur(0.4, 0.7), path.wrist_m + lift).hold(c.dur(0.3, 0.8))
+            _move_together(paths, [(c.dur(0.4, 0.7), lift), (c.dur(0.3, 0.8), 0.0)])
     return _mirror_meet(c, POSES["cup"], angles, EDGE_GAP_M,
                         _meeting_point(c, x=(0.28, 0.36), z=(1.1, 1.18)),
                         np.array([0.0, -1.0, -0.3]) / np.hypot(1.0, 0.3), c.u(0.08, 0.16),
@@ -1215,9 +1239,7 @@ def heart_shape(rng: np.random.Generator) -> MotionRecord:
     def perform(paths, t0):
         # Showing the heart: pushed toward the onlooker and back.
         for _ in range(c.repetitions - 1):
-            for path in paths.values():
-                path.move(c.dur(0.3, 0.5), path.wrist_m + show).move(c.dur(0.3, 0.5),
-                                                                     path.wrist_m - show)
+            _move_together(paths, [(c.dur(0.3, 0.5), show), (c.dur(0.3, 0.5), -show)])
     record = _meet(c, _mirrored(right, centre), {s: _HEART_ANGLES for s in SIDES},
                    {s: pose for s in SIDES}, {s: mirror([0.0, -1.0, 0.0], s) for s in SIDES},
                    c.u(0.06, 0.12), [("index_tip", "index_tip"), ("thumb_tip", "thumb_tip")],
@@ -1256,10 +1278,230 @@ def finger_frame(rng: np.random.Generator) -> MotionRecord:
 
     def perform(paths, t0):
         if np.abs(pan).sum() > 0.03:  # frame a wider shot: the frame pans
-            for path in paths.values():
-                path.move(c.dur(0.6, 1.0), path.wrist_m + pan).hold(c.dur(0.2, 0.6))
+            _move_together(paths, [(c.dur(0.6, 1.0), pan), (c.dur(0.2, 0.6), 0.0)])
     return _meet(c, wrists, angles, {s: pose for s in SIDES},
                  {"right": diagonal, "left": -diagonal}, c.u(0.06, 0.12),
                  [("thumb_tip", "index_tip"), ("index_tip", "thumb_tip")],
                  hold_s=c.dur(0.8, 1.8), perform=perform,
                  open_poses={s: blend(pose, POSES["relaxed"], 0.3) for s in SIDES})
+
+
+# Interlocked fingers: palms facing 3.0 cm apart, fingers curled and fanned so that each passes
+# between two of the other hand's and wraps its back; the left hand sits 1.4 cm along the
+# knuckle line from the mirror image of the right. Found offline by maximising the smallest
+# joint distance between the hands over the whole closing of the fingers from the open pose
+# (1.5 cm at hand scale 1; 1.6 cm once locked) with every fingertip 2 cm past the midplane.
+# The design turns rigidly with the pitch (about the world Y axis).
+_INTERLOCK_HALF_GAP_M = 0.015
+_INTERLOCK_ALONG_M = 0.014
+_INTERLOCK_ACROSS_M = -0.006
+BIMANUAL_POSES["interlock"] = np.array([
+    (POSES["thumbs_up"][0, 0], 0.518, -0.3, 0.0), (0.27, 0.964, 0.97, 1.0),
+    (0.2, 0.964, 0.97, 1.0), (-0.066, 0.964, 0.97, 1.0), (-0.5, 0.964, 0.97, 1.0)])
+BIMANUAL_POSES["interlock_open"] = _with(
+    BIMANUAL_POSES["interlock"], index=(0.207, 0.0, 0.0, 0.0), middle=(-0.008, 0.0, 0.0, 0.0),
+    ring=(-0.331, 0.0, 0.0, 0.0), pinky=(-0.6, 0.0, 0.0, 0.0))
+
+
+@interaction("bimanual", "interlock_fingers", has_contact=True)
+def interlock_fingers(rng: np.random.Generator) -> MotionRecord:
+    """Palms facing, the fingers of both hands bend between each other and lock; held."""
+    c = _Clip("interlock_fingers", rng)
+    c.offset_s = c.u(0.0, 0.2)
+    angles = np.array([0.0, c.u(0.4, 1.2), 0.5 * np.pi, 0.0])
+    rot = hand_rotation_from_angles(angles, "right")
+    knuckle = rot[:, 1]
+    across = np.cross(knuckle, [0.0, 1.0, 0.0])
+    across /= np.linalg.norm(across)
+    # Whose fingers lie on top follows the leading hand (the mirror design is as valid).
+    sign = 1.0 if c.handedness == "right" else -1.0
+    shift = sign * c.scale * (_INTERLOCK_ALONG_M * knuckle + _INTERLOCK_ACROSS_M * across)
+    centre = _meeting_point(c, x=(0.25, 0.32), z=(1.15, 1.26))
+    right = wrist_for(centre, c.scale * _PALM_CENTRE, angles, "right") - 0.5 * shift
+    right[1] = centre[1] - _INTERLOCK_HALF_GAP_M * c.scale
+    wrists = _mirrored(right, centre)
+    wrists["left"] = wrists["left"] + shift
+    squeeze = rng.random() < 0.4
+    c.extra["squeeze"] = bool(squeeze)
+    lift = np.array([0.0, 0.0, 0.03]) * c.amplitude
+
+    def perform(paths, t0):
+        if squeeze:  # the locked hands rise and settle together
+            _move_together(paths, [(c.dur(0.4, 0.6), lift), (c.dur(0.4, 0.6), -lift)])
+    poses = {s: BIMANUAL_POSES["interlock"] for s in SIDES}
+    opened = {s: BIMANUAL_POSES["interlock_open"] for s in SIDES}
+    return _meet(c, wrists, {s: angles for s in SIDES}, poses,
+                 {s: mirror([0.0, -1.0, 0.0], s) for s in SIDES}, c.u(0.08, 0.14),
+                 ("fingers", "fingers"), hold_s=c.dur(0.8, 1.8), open_poses=opened,
+                 perform=perform, close_s=c.dur(0.3, 0.5), name="interlock")
+
+
+# Grabbing a forearm: the fingers wrap a cylinder whose axis runs across the hand 3.5 cm below
+# the palm's joint plane (forearm radius plus palm and finger thickness): each phalanx is a
+# chord of that circle, so the bends are half the arcs of neighbouring chords.
+_GRIP_AXIS_LOCAL_M = np.array([0.092, 0.0, -0.035])
+BIMANUAL_POSES["wrap"] = _with(POSES["grip"], index=(0.05, 0.69, 1.1, 0.75),
+                               middle=(0.0, 0.69, 1.1, 0.75), ring=(-0.05, 0.69, 1.1, 0.75),
+                               pinky=(-0.1, 0.69, 1.1, 0.75))
+
+
+def _hand_joints_at(wrist_m, angles_rad, pose, side, scale) -> np.ndarray:
+    return hand_points(pose, side, scale) @ hand_rotation_from_angles(angles_rad, side).T + wrist_m
+
+
+@interaction("bimanual", "grab_wrist", has_contact=True)
+def grab_wrist(rng: np.random.Generator) -> MotionRecord:
+    """One hand grabs the other forearm just behind the wrist, holds (maybe pulls), lets go."""
+    c = _Clip("grab_wrist", rng)
+    act, held = c.handedness, c.other
+    c.offset_s = c.u(0.15, 0.35)  # the held arm follows once the grabbing hand is up
+    paths = c.rest_paths()
+    rest_states = {s: (p.wrist_m, p.angles_rad, p.pose) for s, p in paths.items()}
+    # The held arm reaches forward across the body a little, palm down-in.
+    held_wrist = _reachable(mirror([c.u(0.28, 0.34), -c.u(0.06, 0.12), c.u(1.13, 1.21)], held),
+                            held)
+    held_angles = np.array([c.u(0.1, 0.35), c.u(-0.15, 0.1), c.u(0.0, 0.5), 0.0])
+    held_pose = blend(POSES["relaxed"], POSES["flat"], c.u(0.0, 0.6))
+    rot_held = hand_rotation_from_angles(held_angles, held)
+    forearm, up = rot_held[:, 0], rot_held[:, 2]
+    axis_point = held_wrist - 0.06 * c.scale * forearm
+    across = np.cross(up, forearm) * (1.0 if held == "left" else -1.0)
+    act_angles = angles_from_rotation(hand_rotation(across, -up), act,
+                                      near_rad=rest_states[act][1])
+    rot_act = hand_rotation_from_angles(act_angles, act)
+    grip_local = c.scale * _GRIP_AXIS_LOCAL_M * (1.0, _SIGN[act], 1.0)
+    act_wrist = axis_point - rot_act @ grip_local
+    above = act_wrist + 0.07 * up
+    # The grabbing hand comes from its own side, high, so it never sweeps through the other.
+    waypoint = above + 0.05 * up + mirror([0.0, -0.1, 0.0], act) - 0.03 * forearm
+    open_pose = blend(POSES["relaxed"], POSES["spread"], 0.5)
+    c.distance_m = float(np.linalg.norm(above - held_wrist))
+    lead, lag = paths[act], paths[held]
+    lead.hold(c.dur(0.05, 0.3))
+    lag.hold_until(lead.end_s + c.offset_s)
+    t_raise = lead.end_s
+    raise_s = c.travel_s([(act, lead.wrist_m, lead.angles_rad, waypoint, act_angles),
+                          (held, lag.wrist_m, lag.angles_rad, held_wrist, held_angles)])
+    # Up on its own side first, turning across only once above the other hand's thumb.
+    lead.move(raise_s, waypoint + 0.06 * up, 0.7 * lead.angles_rad + 0.3 * act_angles, open_pose)
+    lead.move(c.dur(0.3, 0.45), waypoint, act_angles).move(c.dur(0.25, 0.4), above)
+    lag.move(raise_s, held_wrist, held_angles, held_pose)
+    t = max(lead.end_s, lag.end_s)
+    c.phase("raise", t_raise, t)
+    lead.hold_until(t)
+    lag.hold_until(t)
+    descend, close = c.dur(0.3, 0.5), c.dur(0.2, 0.35)
+    lead.move(descend, act_wrist).move(close, pose=BIMANUAL_POSES["wrap"])
+    lag.hold(descend + close)
+    c.phase("approach", t, t + descend)
+    c.phase("grab", t + descend, t + descend + close)
+    t += descend + close
+    pull = rng.random() < 0.4
+    c.extra["pull"] = bool(pull)
+    hold = c.dur(0.6, 1.5)
+    if pull:
+        drag = mirror([0.01, -0.06, -0.01], act) * c.amplitude
+        _move_together(paths, [(c.dur(0.3, 0.6), 0.0 * drag), (c.dur(0.4, 0.7), drag),
+                               (c.dur(0.2, 0.5), 0.0 * drag)])
+    else:
+        _move_together(paths, [(hold, 0.0)])
+    t_hold_end = lead.end_s
+    c.phase("hold", t, t_hold_end)
+    parts = ("palm", "fingers") if act == "right" else ("fingers", "palm")
+    c.contact(*parts, t - close, t_hold_end)
+    release = c.dur(0.2, 0.35)
+    lead.move(release, pose=POSES["relaxed"]).move(descend, lead.wrist_m + 0.1 * up)
+    lag.hold_until(lead.end_s)
+    c.phase("release", t_hold_end, lead.end_s)
+    t = lead.end_s
+    # The held arm drops away first; the grabbing hand goes home once the way is clear.
+    lower_held = c.travel_s([(held, lag.wrist_m, lag.angles_rad, *rest_states[held][:2])])
+    lag.move(lower_held, *rest_states[held])
+    lower_act = c.travel_s([(act, waypoint, act_angles, *rest_states[act][:2])])
+    lead.hold(0.3 * lower_held + c.offset_s).move(c.dur(0.3, 0.45), waypoint)
+    lead.move(lower_act, *rest_states[act])
+    c.phase("lower", t, lead.end_s)
+    times = c.times(max(lead.end_s, lag.end_s) + c.dur(0.05, 0.3))
+    return c.finish(times, {s: paths[s].sample(times) for s in SIDES})
+
+
+_TUCKED = (0.0, 1.2, 1.3, 0.8)  # a finger folded out of the way of a pinch
+
+
+def _pinch_holding(width_m: float) -> np.ndarray:
+    """A thumb-index pinch whose tip joints are ``width_m`` apart (hand scale 1), the other
+    fingers tucked so that only thumb and index reach the object."""
+    pose = blend(BIMANUAL_POSES["pinch_open"], POSES["pinch"],
+                 float(np.interp(width_m, _PINCH_WIDTHS_M[::-1], _PINCH_WEIGHTS[::-1])))
+    return _with(pose, middle=_TUCKED, ring=_TUCKED, pinky=_TUCKED)
+
+
+_PINCH_WEIGHTS = np.linspace(0.0, 1.0, 21)
+_PINCH_WIDTHS_M = np.linalg.norm(np.diff(hand_points(
+    blend(BIMANUAL_POSES["pinch_open"], POSES["pinch"], _PINCH_WEIGHTS))[:, [4, 8]], axis=1)[:, 0],
+    axis=-1)
+_PALM_PAD_M = 0.012  # palm's soft tissue below its joint plane
+
+
+@interaction("bimanual", "pass_object", has_contact=True)
+def pass_object(rng: np.random.Generator) -> MotionRecord:
+    """One hand passes a small object (pinched from above) into the other's cupped palm."""
+    c = _Clip("pass_object", rng)
+    giver, taker = c.handedness, c.other
+    c.offset_s = c.u(0.0, 0.2)
+    size_m = c.u(0.02, 0.035)
+    c.extra.update(object_size_m=round(size_m, 4), giver=giver)
+    holding = _pinch_holding(size_m / c.scale + 0.014)
+    paths = c.rest_paths()
+    rest_states = {s: (p.wrist_m, p.angles_rad, p.pose) for s, p in paths.items()}
+    give, take = paths[giver], paths[taker]
+    give._pose[0] = holding  # the object is already in hand
+    object_m = np.array([c.u(0.3, 0.36), c.u(-0.03, 0.03), c.u(1.17, 1.25)])
+    give_angles = np.array([c.u(0.3, 0.7), c.u(-0.35, -0.1), c.u(0.0, 0.3), 0.0])
+    local = hand_points(holding, giver, c.scale)
+    give_wrist = wrist_for(object_m, 0.5 * (local[4] + local[8]), give_angles, giver)
+    take_angles = np.array([c.u(0.1, 0.45), c.u(-0.1, 0.15), c.u(2.7, 3.05), 0.0])
+    rot_take = hand_rotation_from_angles(take_angles, taker)
+    palm_up = -rot_take[:, 2]
+    take_wrist = (object_m - (0.5 * size_m + _PALM_PAD_M * c.scale) * palm_up
+                  - rot_take @ (c.scale * _PALM_CENTRE * (1.0, _SIGN[taker], 1.0)))
+    below = take_wrist - 0.05 * palm_up
+    c.distance_m = float(np.linalg.norm(give_wrist - below))
+    give.hold(c.dur(0.05, 0.3))
+    take.hold_until(give.end_s + c.offset_s)
+    t_raise = give.end_s
+    raise_s = c.travel_s([(giver, give.wrist_m, give.angles_rad, give_wrist, give_angles),
+                          (taker, take.wrist_m, take.angles_rad, below, take_angles)])
+    give.move(raise_s, give_wrist, give_angles, holding)
+    take.move(raise_s, below, take_angles, blend(POSES["flat"], POSES["cup"], 0.4))
+    t = max(give.end_s, take.end_s)
+    c.phase("raise", t_raise, t)
+    give.hold_until(t)
+    take.hold_until(t)
+    rise = c.dur(0.25, 0.4)
+    take.move(rise, take_wrist)
+    give.hold(rise)
+    c.phase("approach", t, t + rise)
+    t += rise
+    drop = c.dur(0.2, 0.35)
+    # The pinch opens as the hand lifts off, the object drops into the palm, the palm closes.
+    give.hold(c.dur(0.05, 0.15)).move(drop, give.wrist_m + [0.0, 0.0, 0.015],
+                                      pose=_with(BIMANUAL_POSES["pinch_open"], middle=_TUCKED,
+                                                 ring=_TUCKED, pinky=_TUCKED))
+    t_release = give.end_s
+    c.contact("hand", "hand", t, t_release)
+    retreat = c.dur(0.3, 0.45)
+    give.move(retreat, give.wrist_m + mirror([-0.04, -0.05, 0.05], giver))
+    take.hold_until(t_release + 0.3 * retreat)
+    take.move(c.dur(0.2, 0.3), pose=blend(POSES["cup"], POSES["grip"], 0.45))
+    c.phase("handover", t, take.end_s)
+    # The taker draws the object back to its side before the giver's hand comes down.
+    t = take.end_s
+    take.move(c.dur(0.3, 0.45), take.wrist_m + mirror([-0.02, -0.08, 0.0], taker))
+    give.hold_until(0.5 * (t + take.end_s))
+    lower = c.travel_s([(s, p.wrist_m, p.angles_rad, *rest_states[s][:2]) for s, p in paths.items()])
+    give.move(lower, *rest_states[giver])
+    take.hold(c.offset_s).move(lower, rest_states[taker][0], rest_states[taker][1])
+    c.phase("lower", t, take.end_s)
+    times = c.times(max(give.end_s, take.end_s) + c.dur(0.05, 0.3))
+    return c.finish(times, {s: paths[s].sample(times) for s in SIDES})
