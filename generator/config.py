@@ -19,6 +19,8 @@ class ModelConfig:
         ff_mult: feed-forward expansion.
         chunk_frames: frames made per autoregressive step (8-16 at 30 fps).
         history_frames: frames of past motion each step conditions on (<= chunk_frames).
+        frames_per_token: consecutive frames of one agent in one token (1 or 2; 2 halves
+            the sequence, and so the cost, while the output stays at full frame rate).
         text_dim: width of the text encoder's vectors (384 for all-MiniLM-L6-v2).
         max_text_tokens: word tokens kept per text (the rest is cut, with a warning).
         max_elapsed_s: elapsed time is clamped here before it is embedded; training sets it
@@ -34,6 +36,7 @@ class ModelConfig:
     ff_mult: int = 3
     chunk_frames: int = 16
     history_frames: int = 8
+    frames_per_token: int = 2
     text_dim: int = 384
     max_text_tokens: int = 40
     max_elapsed_s: float = 12.0
@@ -45,6 +48,11 @@ class ModelConfig:
         if not 1 <= self.history_frames <= self.chunk_frames:
             raise DyadInputError(f"history_frames must be 1..chunk_frames ({self.chunk_frames}),"
                                  f" got {self.history_frames}")
+        if self.frames_per_token not in (1, 2) or self.chunk_frames % self.frames_per_token \
+                or self.history_frames % self.frames_per_token:
+            raise DyadInputError(f"frames_per_token must be 1 or 2 and divide chunk_frames "
+                                 f"({self.chunk_frames}) and history_frames "
+                                 f"({self.history_frames}), got {self.frames_per_token}")
         if self.width % self.heads:
             raise DyadInputError(f"width {self.width} is not a multiple of heads {self.heads}")
 

@@ -5,10 +5,11 @@ Each autoregressive step makes the next ``chunk_frames`` frames of both agents:
 1. Text (once per motion): every word token is projected and tagged with its role (overall,
    agent 0, agent 1, inter-hand); the sentence vectors become one condition vector.
 2. Context (once per chunk): the last ``history_frames`` frames of both agents, in the chunk's
-   canonical frame, become 2H tokens (agent and frame embeddings) that pass ``context_layers``
+   canonical frame, become 2H/p tokens (agent and frame embeddings) that pass ``context_layers``
    blocks reading the text. Text and history tokens form the chunk's memory, whose keys and
    values are projected once and cached for all sampling steps.
-3. Denoiser (every sampling step): 2C tokens, one per agent per frame, attend to each other
+3. Denoiser (every sampling step): 2C/p tokens, one per agent per ``frames_per_token`` (p)
+   frames, attend to each other
    (both agents in one sequence: the coupling between agents), read the memory by
    cross-attention, and are conditioned by AdaLN on text, mode, elapsed time and flow time.
    The output is the clean chunk (x-prediction); the sampler turns it into a flow velocity.
@@ -74,7 +75,8 @@ class ChunkFlowModel(nn.Module):
                              f"got {modes}")
         self.config = config
         self.modes = tuple(modes)
-        w, h, c = config.width, config.history_frames, config.chunk_frames
+        w, p = config.width, config.frames_per_token
+        h, c = config.history_frames // p, config.chunk_frames // p  # in tokens
         self.text_proj = nn.Linear(config.text_dim, w)
         self.sentence_proj = nn.Linear(config.text_dim, w)
         self.role_embedding = nn.Parameter(torch.randn(len(TEXT_ROLES), w) * 0.02)
@@ -91,9 +93,9 @@ class ChunkFlowModel(nn.Module):
         self.chunk_out = nn.ModuleDict()
         for mode in self.modes:
             f = MODE_SPECS[mode].feature_dim
-            self.history_in[mode] = nn.Linear(f, w)
-            self.chunk_in[mode] = nn.Linear(f, w)
-            self.chunk_out[mode] = nn.Linear(w, f)
+            self.history_in[mode] = nn.Linear(p * f, w)
+            self.chunk_in[mode] = nn.Linear(p * f, w)
+            self.chunk_out[mode] = nn.Linear(w, p * f)
             nn.init.zeros_(self.chunk_out[mode].weight)
             nn.init.zeros_(self.chunk_out[mode].bias)
             self.register_buffer(f"feature_mean_{mode}", torch.zeros(NUM_AGENTS, f))
@@ -160,10 +162,10 @@ class ChunkFlowModel(nn.Module):
         """
         mode_index = self._mode_index(mode)
         b = history.shape[0]
-        h = self.config.history_frames
+        h = self.config.history_frames // self.config.frames_per_token
         frames = self.frame_embedding[:h]
-        tokens = (self.history_in[mode](history) + self.agent_embedding[None, :, None]
-                  + frames[None, None])
+        tokens = (self.history_in[mode](self._to_tokens(history))
+                  + self.agent_embedding[None, :, None] + frames[None, None])
         start = (self.start_tokens[:, None] + frames[None]).expand(b, -1, -1, -1)
         tokens = torch.where(history_valid[:, None, None, None], tokens, start).flatten(1, 2)
         elapsed = (elapsed_s.float() / self.config.max_elapsed_s).clamp(0.0, 1.0)
@@ -181,16 +183,23 @@ class ChunkFlowModel(nn.Module):
                 flow_time: torch.Tensor) -> torch.Tensor:
         """Predict the clean chunk (B, 2, C, F) from the noisy one at flow time (B,) in [0, 1)."""
         self._mode_index(mode)
-        b, agents, c, _ = noisy.shape
-        h = self.config.history_frames
-        tokens = (self.chunk_in[mode](noisy) + self.agent_embedding[None, :, None]
+        b, agents, frames, _ = noisy.shape
+        p = self.config.frames_per_token
+        h, c = self.config.history_frames // p, frames // p
+        tokens = (self.chunk_in[mode](self._to_tokens(noisy)) + self.agent_embedding[None, :, None]
                   + self.frame_embedding[None, None, h:h + c]).flatten(1, 2)
         cond = context.cond + self.time_mlp(sinusoid(flow_time, self.config.width))
         for block, kv in zip(self.denoiser_blocks, context.cross_kv):
             tokens = block(tokens, cond, kv, context.mask)
         shift, scale = self.out_modulation(F.silu(cond)).unsqueeze(1).chunk(2, dim=-1)
         tokens = self.out_norm(tokens) * (1 + scale) + shift
-        return self.chunk_out[mode](tokens).view(b, agents, c, -1)
+        return self.chunk_out[mode](tokens).view(b, agents, frames, -1)
+
+    def _to_tokens(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 2, T, F) to (B, 2, T / p, p F): ``frames_per_token`` frames side by side."""
+        b, a, t, f = frames.shape
+        p = self.config.frames_per_token
+        return frames.reshape(b, a, t // p, p * f)
 
 
 def count_parameters(model: nn.Module) -> int:
