@@ -31,6 +31,7 @@ Physical figures (no evaluator involved), all in SI units:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,12 +328,13 @@ def evaluate(opts: EvalOptions) -> dict:
     import torch
 
     from dyad.errors import DyadInputError
+    from dyad.generator.device import resolve_device
     from dyad.generator.streaming import MotionGenerator
 
     from .evaluator import load_evaluator
     from .motion_dataset import load_folders
     from .text_cache import encode_texts
-    from .training_run import set_cpu_threads, start_run
+    from .training_run import set_cpu_threads
 
     for name in ("replications", "batch_size", "diversity_times", "mm_samples", "mm_repeats",
                  "mm_times"):
@@ -342,8 +344,7 @@ def evaluate(opts: EvalOptions) -> dict:
                                  f"got {value!r}")
     if opts.mm_repeats < 2:
         raise DyadInputError("--mm-repeats must be at least 2")
-    ctx = start_run(opts.device)
-    device = ctx.device
+    device = resolve_device(opts.device)
     threads = set_cpu_threads(opts.threads) if device.type == "cpu" else None
     evaluator = load_evaluator(opts.evaluator, device)
     gen = MotionGenerator(opts.checkpoint, device=str(device), cpu_threads=None)
@@ -371,6 +372,7 @@ def evaluate(opts: EvalOptions) -> dict:
 
 def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts, torch) -> dict:
     from dyad.generator.config import SamplingOptions
+    from dyad.generator.errors import TextTruncatedWarning
     from dyad.generator.prompt import clean_text
     from dyad.generator.sampler import ChunkStream
     from dyad.generator.text_conditioning import (TextCondition, build_condition,
@@ -380,7 +382,9 @@ def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts,
 
     device = next(evaluator.parameters()).device
     fps = float(gen.model.config.fps)
-    texts = [clean_text(c.texts[0]) for c in clips]
+    with warnings.catch_warnings(record=True) as cut:
+        warnings.simplefilter("always", TextTruncatedWarning)
+        texts = [clean_text(c.texts[0]) for c in clips]
     frames = [c.num_frames for c in clips]
     contacts = [c.contacts for c in clips]
     options = gen.sampling
@@ -459,7 +463,8 @@ def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts,
             add("generated", k, v)
         for k, v in gt_phys.items():
             add("ground_truth", k, v)
-    out = {"clips": n, "labelled_contacts": int(sum(len(c) for c in contacts))}
+    out = {"clips": n, "labelled_contacts": int(sum(len(c) for c in contacts)),
+           "texts_truncated": len(cut)}
     for which, metrics in rows.items():
         summary = {}
         for name, values in metrics.items():

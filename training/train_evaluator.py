@@ -159,6 +159,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
         bar = tqdm(total=planned, initial=step, desc="train evaluator", unit="step",
                    dynamic_ncols=True)
     t_start = time.perf_counter()
+    first_step = step
     window: dict[str, list[float]] = {}
 
     def elapsed() -> float:
@@ -206,8 +207,17 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss):.3f}", mode=mode[:3])
-        if opts.time_budget_min is not None and elapsed() > opts.time_budget_min * 60:
-            planned = step
+        if opts.time_budget_min is not None:
+            budget_s = opts.time_budget_min * 60
+            if step == first_step + 20 and step < planned:
+                # Fit the learning-rate schedule to the budget from the measured speed.
+                per_step = (time.perf_counter() - t_start) / 20
+                planned = min(opts.steps, step + max(int((budget_s - elapsed()) / per_step), 1))
+                if bar is not None:
+                    bar.total = planned
+                    bar.refresh()
+            if elapsed() > budget_s:
+                planned = step
         if step % opts.log_every == 0 or step >= planned:
             row = {"step": step, "lr": lr, "time_s": round(elapsed(), 2),
                    "temperature": float(model.log_temperature.detach().exp())}
