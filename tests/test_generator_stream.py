@@ -234,3 +234,20 @@ def test_help_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_bench_generate_reports_latency_speed_and_memory(checkpoint):
+    import argparse
+
+    from dyad.bench import generate as bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--checkpoint", str(checkpoint), "--devices", "cpu", "--runs", "2",
+                              "--seconds", "0.6", "--repeats", "1", "--modes", "bimanual"])
+    res = bench.run(args)
+    cpu = res["devices"]["cpu"]
+    fig = cpu["modes"]["bimanual"]
+    assert fig["first_chunk_ms"]["n"] == 2 and fig["first_chunk_ms"]["p95"] > 0
+    assert fig["realtime_factor"]["median"] > 0 and cpu["peak_rss_mb"] > 10
+    assert set(fig["meets_targets"]) == {"first_chunk_ms_p50", "realtime_factor_median"}
