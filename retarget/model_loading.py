@@ -147,23 +147,106 @@ def load_spec(path: str | Path):
     return spec
 
 
-def default_class_names(path: str | Path, _seen: set[Path] | None = None) -> set[str]:
-    """Names of the ``<default class=...>`` classes a model file (and its includes) defines.
+def default_class_names(path: str | Path, _root: Path | None = None,
+                        _seen: set[Path] | None = None) -> set[str]:
+    """Names of the ``<default class=...>`` classes an MJCF file (and its includes) defines.
 
-    ``MjSpec`` does not list its default classes, and attaching two models that both define a
-    class (G1 and its hands both have ``visual``) writes an XML MuJoCo refuses to reload, so
-    the attached model's classes are renamed first.
+    ``MjSpec`` cannot list its default classes, so a model's classes are read from its files
+    (a URDF has none). Included files are looked up beside the including file and beside the
+    top-level file (MuJoCo resolves them against the latter).
+
+    Args:
+        path: the model file.
     """
+    import xml.etree.ElementTree as ET
+
     path = Path(path).resolve()
+    root_dir = _root or path.parent
     seen = set() if _seen is None else _seen
     if path in seen or not path.is_file():
         return set()
     seen.add(path)
-    text = path.read_text(errors="replace")
-    names = set(re.findall(r"<default\s+class\s*=\s*[\"']([^\"']+)[\"']", text))
-    for include in re.findall(r"<include\s+file\s*=\s*[\"']([^\"']+)[\"']", text):
-        names |= default_class_names(path.parent / include, seen)
+    try:
+        tree = ET.parse(path)
+    except (ET.ParseError, OSError):
+        return set()  # MuJoCo reports a broken file when it parses it
+    names = {e.get("class") for e in tree.iter("default") if e.get("class")}
+    for include in tree.iter("include"):
+        file = include.get("file")
+        if not file:
+            continue
+        for folder in (path.parent, root_dir):
+            if (folder / file).is_file():
+                names |= default_class_names(folder / file, root_dir, seen)
+                break
     return names
+
+
+_CLASSED_KINDS = ("bodies", "frames", "geoms", "joints", "sites", "cameras", "lights",
+                  "actuators", "tendons", "equalities", "pairs", "meshes", "materials",
+                  "textures", "hfields", "skins", "flexes")
+
+
+def _classed_elements(spec):
+    """Every element of ``spec`` that may carry a default class."""
+    for kind in _CLASSED_KINDS:
+        yield from getattr(spec, kind, ())
+
+
+def used_class_names(spec) -> set[str]:
+    """Default classes the elements of ``spec`` refer to (``class`` and ``childclass``)."""
+    names = set()
+    for element in _classed_elements(spec):
+        default = getattr(element, "classname", None)
+        if default is not None and default.name:
+            names.add(default.name)
+        if getattr(element, "childclass", ""):
+            names.add(element.childclass)
+    names.discard("main")
+    return names
+
+
+def rename_default_classes(child, parent, names, prefix: str) -> dict[str, str]:
+    """Give the child's default classes names the parent does not use: ``prefix`` + name,
+    prefixed again until free. Elements' class and ``childclass`` references follow.
+
+    Two classes of one name in a composed spec make MuJoCo's writer bind the child's elements
+    to the parent's class, or write XML its loader refuses ("repeated default class name").
+    Renaming an ``MjsDefault`` does not update the class name its elements store (MuJoCo 4.0:
+    ``to_xml`` then binds them to whatever class has the old name, or crashes when none has),
+    so each element using a renamed class is pointed at it again.
+
+    Args:
+        child: the spec about to be attached (edited in place).
+        parent: the spec it will be attached to.
+        names: the child's class names (``default_class_names`` | ``used_class_names``).
+        prefix: e.g. ``right_``.
+
+    Returns:
+        old name -> new name.
+    """
+    plan: dict[str, str] = {}
+    for name in sorted(set(names) - {"main"}):
+        if child.find_default(name) is None:
+            continue
+        new = prefix + name
+        while (parent.find_default(new) is not None or child.find_default(new) is not None
+               or new in plan.values()):
+            new = prefix + new
+        plan[name] = new
+    if not plan:
+        return plan
+    # Read every element's class before renaming: afterwards the old names resolve to nothing.
+    users = [(e, e.classname) for e in _classed_elements(child)
+             if getattr(e, "classname", None) is not None and e.classname.name in plan]
+    for old, new in plan.items():
+        child.find_default(old).name = new
+    for element, default in users:
+        element.classname = default
+    for element in _classed_elements(child):
+        if getattr(element, "childclass", "") in plan:
+            element.childclass = plan[element.childclass]
+    return plan
 
 
 def remove_elements(spec, bodies=(), sites=(), source: str = "") -> None:
@@ -462,11 +545,13 @@ def attach_spec(parent_spec, child_spec, body: str, prefix: str,
         prefix: prefix for the child's clashing names, e.g. ``right_``.
         pos, quat: pose of the child's world frame in ``body`` (MuJoCo quaternion w, x, y, z).
         source: file named in errors.
-        child_classes: the child's default class names (``default_class_names``); they get
-            ``prefix`` so the written XML has no repeated class.
+        child_classes: the child's default class names (``default_class_names`` of its files,
+            under their current names); with the classes its elements use they get ``prefix``
+            (``rename_default_classes``) so no class name repeats.
 
     Returns:
-        ``{"body": {old: new}, "site": {old: new}}`` for the child's renamed frames.
+        ``{"body": {old: new}, "site": {old: new}, "class": {old: new}}``: the child's renamed
+        frames and default classes.
     """
     parent_body = parent_spec.body(body)
     if parent_body is None:
@@ -474,10 +559,9 @@ def attach_spec(parent_spec, child_spec, body: str, prefix: str,
     import mujoco
 
     renamed = _prefix_clashing_names(child_spec, parent_spec, prefix, source)
-    for name in sorted(child_classes):
-        default = child_spec.find_default(name)
-        if default is not None and name != "main":
-            default.name = prefix + name
+    classes = rename_default_classes(child_spec, parent_spec,
+                                     set(child_classes) | used_class_names(child_spec), prefix)
+    renamed["class"] = classes
     # Compose the mount pose into the child's top-level bodies and attach at an identity frame:
     # MuJoCo writes a non-identity attachment frame as <frame>, which Pinocchio does not read.
     mount_quat = np.asarray(quat, dtype=float) / np.linalg.norm(quat)

@@ -49,6 +49,7 @@ from .model_loading import (
     rename_frames,
     resolve_model_file,
     spec_to_xml,
+    used_class_names,
 )
 from .robot_model import HandMapping, RobotModel
 
@@ -58,7 +59,7 @@ ENV_CACHE_DIR = "DYAD_CACHE_DIR"
 SIDES = ("left", "right")
 FINGER_NAMES = ("thumb", "index", "middle", "ring", "pinky")
 # Bump when the composition changes what ends up in the XML, so disk caches are not reused.
-_COMPOSE_VERSION = 6
+_COMPOSE_VERSION = 7
 
 
 class UnknownRobotError(DyadInputError, KeyError):
@@ -394,6 +395,7 @@ class _Composition:
     files: list[Path]
     texts: list[str]
     sources: list[str]
+    classes: set[str] = field(default_factory=set)  # default classes, current names
 
 
 def _package_version(package: str | None) -> str:
@@ -484,18 +486,20 @@ def _compose(config: RobotConfig, chain: tuple[str, ...] = ()) -> _Composition:
         hands.append(_PendingHand(hand, config.name, config.path, keypoints, tip_sites))
 
     comp = _Composition(spec, hands, [model_path], [config.text],
-                        [_describe_source(config, model_path)])
+                        [_describe_source(config, model_path)],
+                        default_class_names(model_path) | used_class_names(spec))
     for entry in config.attach:
         child_config = get_robot_config(entry.robot)
         child = _compose(child_config, chain + (config.name,))
         sides = [h.config.side for h in child.hands]
         prefix = f"{sides[0]}_" if len(sides) == 1 else f"{entry.robot}_"
         try:
-            classes = set().union(*(default_class_names(f) for f in child.files))
             renamed = attach_spec(spec, child.spec, entry.body, prefix, entry.pos, entry.quat,
-                                  source, classes)
+                                  source, child.classes)
         except ModelLoadError as exc:
             raise RobotConfigError(config.path, f"attach {entry.robot!r}: {exc.reason}") from None
+        comp.classes |= {renamed["class"].get(c, c) for c in child.classes}
+        comp.classes |= set(renamed["class"].values())
         _apply_renames(child.hands, renamed)
         taken = {h.config.side for h in comp.hands}
         for hand in child.hands:

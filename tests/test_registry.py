@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -557,3 +558,91 @@ def test_cli_bad_robot_config_exits_2(tmp_path, capsys):
 
     assert main(["robots", "--robot-config", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- model text
+
+
+@pytest.mark.parametrize("name", ROBOTS)
+def test_model_xml_loads_in_both_engines_from_anywhere(name, tmp_path, monkeypatch):
+    """``robot.model_xml`` is what the sim gate and the solvers load: MuJoCo's XML loader (not
+    only ``MjSpec``) and Pinocchio's MJCF parser must both accept the text as it is, from any
+    folder (asset paths are absolute and exist)."""
+    robot = load_robot(name)
+    monkeypatch.chdir(tmp_path)  # nothing may resolve against the working directory
+    for path in re.findall(r'\bfile="([^"]+)"', robot.model_xml):
+        assert os.path.isabs(path) and os.path.isfile(path), path
+    model = mujoco.MjModel.from_xml_string(robot.model_xml)
+    classes = re.findall(r'<default\s+class="([^"]+)"', robot.model_xml)
+    assert len(classes) == len(set(classes)), f"repeated default classes in {name}"
+    assert Path(robot.asset_dir).is_dir()
+    xml_path = tmp_path / f"{name}.xml"
+    xml_path.write_text(robot.model_xml)
+    pm = pin.buildModelFromMJCF(str(xml_path))
+    assert pm.nq == robot.pin_model.nq == model.nq
+    assert [pm.names[j] for j in range(1, pm.njoints)] == \
+        [robot.pin_model.names[j] for j in range(1, robot.pin_model.njoints)]
+
+
+@pytest.mark.slow
+def test_sim_scene_builds_for_g1():
+    from dyad.sim.scene import build_scene
+
+    robot = load_robot("g1")
+    scene = build_scene([(robot.name, robot)], 30.0)
+    assert scene.layout == "humanoid"
+    assert scene.joint_names == robot.joint_names
+    assert scene.model.nu == 2 * int(scene.actuated.sum())  # a position + velocity servo each
+
+
+@pytest.mark.filterwarnings("ignore:.*Attach conflict")  # the Shadow file's <size>, <option>
+def test_default_classes_never_clash_when_attaching(tmp_path):
+    """A user arm whose own default classes are named like its hands' classes, and like those
+    would be after prefixing (``left_visual``): every class stays distinct, each geom keeps its
+    own file's class settings, ``childclass`` references follow (the Shadow hand's), and the
+    text loads in MuJoCo and Pinocchio. (A repeated class once made the XML unloadable, and
+    makes MuJoCo 4.0's ``spec.to_xml()`` crash.)"""
+    _write(tmp_path / "arm.xml", """<mujoco><default>
+        <default class="visual"><geom group="2" contype="0" conaffinity="0"/></default>
+        <default class="left_visual"><geom group="4" contype="0" conaffinity="0"/></default>
+        <default class="right_robot0:asset_class"><geom group="5"/></default>
+      </default><worldbody>
+      <body name="torso" pos="0 0 1"><joint name="torso_yaw" axis="0 0 1" range="-2 2"/>
+        <geom type="box" size="0.05 0.15 0.2"/>
+        <geom name="torso_shell" class="visual" type="sphere" size="0.04"/>
+        <geom name="torso_label" class="left_visual" type="sphere" size="0.02"/>
+        <geom name="torso_badge" class="right_robot0:asset_class" type="sphere" size="0.01"
+              contype="0" conaffinity="0"/>
+        <body name="left_mount" pos="0 0.4 0"/>
+        <body name="right_mount" pos="0 -0.4 0"/></body></worldbody></mujoco>""")
+    register_robot_yaml(_write(tmp_path / "arm.yaml", """
+name: two_hand_arm
+model: {file: arm.xml}
+attach:
+  - {robot: g1_three_finger_left, body: left_mount}
+  - {robot: shadow_right, body: right_mount}
+"""))
+    robot = load_robot("two_hand_arm")
+    classes = re.findall(r'<default\s+class="([^"]+)"', robot.model_xml)
+    assert len(classes) == len(set(classes)), classes
+    model = mujoco.MjModel.from_xml_string(robot.model_xml)
+    assert [model.geom(n).group for n in ("torso_shell", "torso_label", "torso_badge")] == \
+        [2, 4, 5]
+
+    def geoms(m, body):
+        return sorted((int(m.geom_group[g]), int(m.geom_contype[g]), int(m.geom_type[g]),
+                       round(float(m.geom_friction[g, 0]), 6))
+                      for g in np.flatnonzero(m.geom_bodyid == m.body(body).id))
+
+    for hand_name in ("g1_three_finger_left", "shadow_right"):
+        hand = _mj_model(load_robot(hand_name))
+        for b in range(1, hand.nbody):
+            name = hand.body(b).name
+            assert geoms(model, name) == geoms(hand, name), (hand_name, name)
+        for j in range(hand.njnt):
+            jid = model.joint(hand.joint(j).name).id
+            assert model.dof_damping[model.jnt_dofadr[jid]] == pytest.approx(
+                hand.dof_damping[hand.jnt_dofadr[j]])
+    xml_path = tmp_path / "two_hand_arm.xml"
+    xml_path.write_text(robot.model_xml)
+    assert pin.buildModelFromMJCF(str(xml_path)).nq == model.nq
