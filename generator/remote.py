@@ -399,11 +399,11 @@ class RemoteGenerator:
                 try:
                     shape = tuple(int(v) for v in header["shape"])
                     joints = np.frombuffer(payload, dtype=np.float32).reshape(shape)
-                    chunk = MotionChunk(joints=joints.copy(), start_frame=int(header["start_frame"]),
-                                        fps=float(header["fps"]), skeleton=str(header["skeleton"]),
-                                        agents=tuple(header["agents"]), index=int(header["index"]),
-                                        is_last=bool(header["is_last"]),
-                                        text=str(header.get("text", "")))
+                    chunk = MotionChunk(
+                        joints=joints.copy(), start_frame=int(header["start_frame"]),
+                        fps=float(header["fps"]), skeleton=str(header["skeleton"]),
+                        agents=tuple(header["agents"]), index=int(header["index"]),
+                        is_last=bool(header["is_last"]), text=str(header.get("text", "")))
                 except (KeyError, TypeError, ValueError) as exc:
                     raise RemoteGeneratorError(f"malformed chunk from {self.endpoint}: "
                                                f"{exc}") from None

@@ -24,7 +24,7 @@ def generate_launch_description() -> LaunchDescription:
             default_value=PathJoinSubstitution([FindPackageShare("dyad"), "params", "dyad.yaml"]),
             description="parameter file of every Dyad node"),
         DeclareLaunchArgument("remote_endpoint", default_value="",
-                              description="tcp://HOST:PORT of `dyad serve` ('' = model in process)"),
+                              description="tcp://HOST:PORT of `dyad serve` ('' = in process)"),
         DeclareLaunchArgument("controller", default_value="joint_trajectory",
                               description="joint_trajectory or forward_position"),
         DeclareLaunchArgument("controller_topic",

@@ -1,6 +1,6 @@
 """Live teleoperation: a hand tracker's keypoints drive the robot hands through playback.
 
-    ros2 launch dyad teleop.launch.py keypoints_topic:=/hand_tracker/keypoints convention:=mediapipe_world
+    ros2 launch dyad teleop.launch.py keypoints_topic:=/tracker/hands convention:=mediapipe_world
 
 The tracker publishes geometry_msgs/PoseArray (21 poses per hand, the hands in the order of the
 ``hands`` parameter); teleop_node retargets every frame, playback_node applies the joint limits,

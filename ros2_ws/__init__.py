@@ -2,14 +2,18 @@
 
 Graph (default topic names; every one is remappable)::
 
-    /dyad/command ─► generator_node ─► /dyad/human_motion ─► retarget_node ─► /dyad/robot/joint_trajectory
-                                   └─► /dyad/human_markers                               │
-    validator_node ◄────────────────────────────────────────────────────────────────────┘
-        ├─► /dyad/checked/joint_trajectory ─► playback_node ─► controller topic ─► (robot or MockController)
-        └─► /dyad/validation                      ▲   ▲
-    tracker ─► /dyad/hand_keypoints ─► teleop_node ┘   └── /dyad/estop
+    /dyad/command ─► generator_node ─► /dyad/human_motion ─► retarget_node
+                          └─► /dyad/human_markers                 │
+                                            /dyad/robot/joint_trajectory (unchecked)
+                                                                  ▼
+    /dyad/validation ◄──────────────────────────────────── validator_node
+                                         /dyad/checked/joint_trajectory
+                                                                  ▼
+    /dyad/hand_keypoints ─► teleop_node ─► /dyad/teleop/... ─► playback_node ─► controller
+                                                 /dyad/estop ─────┘         (or mock_controller)
 
-Only the modules named ``*_node`` import rclpy; the ROS-free parts (command parsing, chunk
-retargeting glue, limits, the playback schedule) are importable and testable without ROS.
-See docs/ros2.md.
+Modules that import rclpy or message packages: the ``*_node`` modules, ``node_base``,
+``conversions``, ``graph_probe``. The rest (command parsing, robot sets, chunk retargeting,
+limits, the playback schedule, the process graph, ``dyad up``'s option handling, bag writing)
+import no ROS and are tested without a graph. See docs/ros2.md.
 """

@@ -54,8 +54,8 @@ def _number(data: dict, key: str, kind):
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
             (kind is int and not isinstance(value, int)) or not math.isfinite(value):
-        raise DyadInputError(f"command key {key!r} must be {'an integer' if kind is int else 'a number'}, "
-                             f"got {value!r}")
+        what = "an integer" if kind is int else "a number"
+        raise DyadInputError(f"command key {key!r} must be {what}, got {value!r}")
     return kind(value)
 
 

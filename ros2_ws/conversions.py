@@ -10,6 +10,9 @@ Stream conventions shared by every node (docs/ros2.md):
   (``left/wrist``, ``A/r_elbow``), one transform per joint (translation = position in metres,
   identity rotation), ``header.frame_id`` the world frame.
 - Robot chunks (``trajectory_msgs/JointTrajectory``): the robot trajectory's column names.
+- A chunk message with no points is the stream's *end marker*: the stream ended normally
+  (retarget and the gate pass it on; the gate adds the whole stream's verdict; playback then
+  reports the stream done rather than stale). It never reaches a controller.
 """
 
 from __future__ import annotations
@@ -41,6 +44,20 @@ _FPS_DIGITS = 3  # 30.000 fps from 33.333333 ms spacing
 def stream_id(stamp: Time) -> StreamId:
     """The (sec, nanosec) id of a stream from its messages' ``header.stamp``."""
     return (int(stamp.sec), int(stamp.nanosec))
+
+
+def is_end_marker(msg: JointTrajectory | MultiDOFJointTrajectory) -> bool:
+    """True for a chunk message without points: the end of its stream."""
+    return len(msg.points) == 0
+
+
+def end_marker(msg_type, stamp: Time, joint_names: Sequence[str], frame_id: str = ""):
+    """The end marker of the stream ``stamp`` (a ``msg_type`` message without points)."""
+    msg = msg_type()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.joint_names = list(joint_names)
+    return msg
 
 
 def time_msg(seconds: float) -> Time:
@@ -259,7 +276,8 @@ def _value(value) -> str:
 
 def diagnostic_status(name: str, level: bytes, message: str, values: dict | None = None,
                       hardware_id: str = "dyad") -> DiagnosticStatus:
-    """One ``DiagnosticStatus``; ``level`` is ``DiagnosticStatus.OK``/``WARN``/``ERROR``/``STALE``."""
+    """One ``DiagnosticStatus``; ``level`` is ``DiagnosticStatus.OK``, ``WARN``, ``ERROR`` or
+    ``STALE``."""
     return DiagnosticStatus(level=level, name=name, message=message,
                             hardware_id=hardware_id,
                             values=[KeyValue(key=str(k), value=_value(v))

@@ -2,8 +2,9 @@
 
 Subscribes ``/dyad/command`` (std_msgs/String: plain text or a JSON object, see
 ``command_message.py``); publishes ``/dyad/human_motion``
-(trajectory_msgs/MultiDOFJointTrajectory, one point per frame, joint names ``AGENT/JOINT``) and
-``/dyad/human_markers`` (visualization_msgs/MarkerArray). The model runs in this process (CUDA
+(trajectory_msgs/MultiDOFJointTrajectory, one point per frame, joint names ``AGENT/JOINT``; a
+message without points ends the stream) and ``/dyad/human_markers``
+(visualization_msgs/MarkerArray). The model runs in this process (CUDA
 when present, else CPU) or, with ``remote_endpoint`` set, in a ``dyad serve`` process.
 
 Generation runs on a worker thread so commands keep arriving: a new command preempts the stream
@@ -28,8 +29,8 @@ from visualization_msgs.msg import MarkerArray
 from dyad.errors import DyadError
 
 from .command_message import GenerationCommand, parse_command
-from .conversions import motion_chunk_to_msg, skeleton_markers
-from .node_base import CHUNK_QOS, ERROR, EVENT_QOS, OK, WARN, DyadNode, run_node
+from .conversions import end_marker, motion_chunk_to_msg, skeleton_markers
+from .node_base import CHUNK_QOS, ERROR, EVENT_QOS, OK, DyadNode, run_node
 
 
 class GeneratorNode(DyadNode):
@@ -180,6 +181,10 @@ class GeneratorNode(DyadNode):
             lead_s = frames / chunk.fps - (time.monotonic() - received_s)
             if self.max_lead_s > 0 and lead_s > self.max_lead_s:
                 self._preempt.wait(lead_s - self.max_lead_s)
+        if frames:
+            self.motion_pub.publish(end_marker(MultiDOFJointTrajectory, stamp,
+                                               motion_chunk_to_msg(chunk, stamp).joint_names,
+                                               self.frame_id))
         self.count("streams")
         self.set_state("ready", f"stream {stream} done: {frames} frames", stream=stream,
                        frames=frames)

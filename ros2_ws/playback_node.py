@@ -19,7 +19,9 @@ Every command passes the same :class:`~dyad.ros2.command_limiter.CommandLimiter`
 limits of the robots, ``max_velocity_rad_s``). When frames run out the last command holds, and
 after ``stale_after_s`` the node reports the stream stale and (trajectory controller) sends an
 explicit hold. ``/dyad/estop`` true sends a hold at once, drops everything queued and ignores all
-input until it is released; a released e-stop waits for a new stream.
+input until it is released; a released e-stop waits for a new stream. A stream's end marker
+(a message without points) makes running out of frames the end (``stream_done``), not a stale
+stream.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from trajectory_msgs.msg import JointTrajectory
 from dyad.errors import DyadError, DyadInputError
 
 from .command_limiter import CommandLimiter
-from .conversions import controller_trajectory, seconds_of, stream_id
+from .conversions import controller_trajectory, is_end_marker, seconds_of, stream_id
 from .node_base import (CHUNK_QOS, CONTROL_QOS, ERROR, ESTOP_QOS, OK, SENSOR_QOS, WARN,
                         DyadNode, run_node)
 from .playback_schedule import CheckedChunk, PlaybackSchedule
@@ -134,6 +136,9 @@ class PlaybackNode(DyadNode):
         if tuple(msg.joint_names) != self.robot_set.joint_names:
             raise DyadInputError(f"checked chunk joints {list(msg.joint_names)[:2]}... are not "
                                  "the configured robots'")
+        if is_end_marker(msg):
+            self.schedule.end(stream_id(msg.header.stamp))
+            return
         times = [seconds_of(p.time_from_start) for p in msg.points]
         qpos = np.array([p.positions for p in msg.points], dtype=np.float64)
         if qpos.ndim != 2 or qpos.shape[1] != len(self.robot_set.joint_names):
@@ -256,7 +261,11 @@ class PlaybackNode(DyadNode):
                 out, _ = self.limiter.limit(q, dt)
                 self.forward_pub.publish(Float64MultiArray(data=out.tolist()))
         left = self.schedule.frames_left_s(now)
-        if self.mode == "playing" and left < -self.stale_after_s:
+        if self.mode in ("playing", "stale") and self.schedule.ended and left < 0:
+            self.mode = "idle"
+            self.report(OK, "stream played to its end: holding the last frame",
+                        event="stream_done")
+        elif self.mode == "playing" and left < -self.stale_after_s:
             self.mode = "stale"
             if self.controller == "joint_trajectory":
                 self._hold(now)

@@ -59,6 +59,9 @@ class PlaybackSchedule:
         self.stopped = False
         """True after a gap, an e-stop or a preemption by teleop: the stream gets no more
         frames."""
+        self.ended = False
+        """True once the stream's end marker came: running out of frames is then the end, not
+        starvation."""
         self.underruns = 0
         self.max_late_s = 0.0
         self.chunks_accepted = 0
@@ -77,6 +80,7 @@ class PlaybackSchedule:
             self.queue = deque([chunk])
             self.next_frame = chunk.end_frame
             self.stopped = False
+            self.ended = False
             self.chunks_accepted += 1
             return "started"
         if self.stopped:
@@ -95,6 +99,12 @@ class PlaybackSchedule:
             self.frame0_time_s += late_s
             return "late"
         return "queued"
+
+    def end(self, stream: StreamId) -> bool:
+        """The end marker of ``stream`` came; returns whether it is the current stream."""
+        if stream == self.stream:
+            self.ended = True
+        return stream == self.stream
 
     def stop(self) -> None:
         """Drop every queued frame; the current stream gets no more frames."""

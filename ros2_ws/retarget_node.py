@@ -18,7 +18,8 @@ from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 from dyad.errors import DyadError
 
 from .chunk_retargeter import ChunkRetargeter
-from .conversions import msg_to_motion_chunk, robot_chunk_to_msg, stream_id
+from .conversions import (end_marker, is_end_marker, msg_to_motion_chunk, robot_chunk_to_msg,
+                          stream_id)
 from .node_base import CHUNK_QOS, ERROR, OK, DyadNode, run_node
 
 DEFAULT_ROBOTS = ["left=inspire_left", "right=inspire_right"]
@@ -53,6 +54,11 @@ class RetargetNode(DyadNode):
         stream = stream_id(msg.header.stamp)
         if self.current is not None and stream < self.current:
             self.count("dropped_old_stream")
+            return
+        if is_end_marker(msg):
+            if stream == self.current:
+                self.pub.publish(end_marker(JointTrajectory, msg.header.stamp,
+                                            self.retargeter.robot_set.joint_names))
             return
         t0 = time.perf_counter()
         chunk = msg_to_motion_chunk(msg, self.fps)

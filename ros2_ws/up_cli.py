@@ -1,6 +1,6 @@
 """``dyad up``: start the ROS 2 graph as processes (what ``ros2 launch dyad dyad.launch.py`` does).
 
-    dyad up                                   # generator, retarget, validator, playback, mock controller
+    dyad up                                   # generator, retarget, validator, playback, mock
     dyad up --command "the hands clap"        # ... and send one command once every node is ready
     dyad up --teleop --record bags/run1       # add the teleop node and a bag recorder
     dyad up --remote tcp://127.0.0.1:5555     # the generator runs in `dyad serve`

@@ -5,7 +5,10 @@ passes, unchanged, on ``/dyad/checked/joint_trajectory`` and every verdict on
 ``/dyad/validation`` (diagnostic_msgs/DiagnosticArray: level OK or ERROR, the violations as
 key/values). One :class:`~dyad.sim.gate.StreamingValidator` per stream keeps the simulation and
 every check's memory across chunks. After a chunk fails, the rest of its stream is blocked: the
-robot never played that chunk, so what follows no longer starts where the robot is.
+robot never played that chunk, so what follows no longer starts where the robot is. At a
+stream's end marker the whole stream's verdict (``dyad/validation/stream``: contact intervals
+and runs across chunk boundaries) is published too; every chunk was already judged on its own,
+so a finding there is reported as a warning, since those frames may have played.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from trajectory_msgs.msg import JointTrajectory
 
 from dyad.errors import DyadError
 
-from .conversions import (diagnostic_status, msg_to_robot_chunk, stream_id,
+from .conversions import (diagnostic_status, is_end_marker, msg_to_robot_chunk, stream_id,
                           verdict_to_diagnostics)
-from .node_base import CHUNK_QOS, ERROR, EVENT_QOS, OK, DyadNode, run_node
+from .node_base import CHUNK_QOS, ERROR, EVENT_QOS, WARN, DyadNode, run_node
 from .retarget_node import DEFAULT_ROBOTS
 
 
@@ -77,6 +80,9 @@ class ValidatorNode(DyadNode):
             self.validator = StreamingValidator(self.thresholds)
             self.blocked = False
         label = f"{stream[0]}.{stream[1]:09d}"
+        if is_end_marker(msg):
+            self._finish(msg, stream)
+            return
         try:
             chunk = msg_to_robot_chunk(msg, self.robot_set.instances, self.robot_set.joint_names,
                                        self.fps, source=f"stream {label}")
@@ -108,6 +114,23 @@ class ValidatorNode(DyadNode):
             self.report(ERROR, f"stream {label}: chunk failed the gate: "
                                f"{report.violations[0].describe() if report.violations else ''}",
                         event="chunk_failed", check_ms=(time.perf_counter() - t0) * 1000)
+
+    def _finish(self, msg: JointTrajectory, stream) -> None:
+        """End of a stream: the whole stream's verdict (contacts and runs across chunks), and
+        the end marker passed on when every chunk passed."""
+        if stream != self.current or self.validator is None or self.validator.scene is None:
+            return
+        if self.blocked:
+            return
+        report = self.validator.finish()
+        out = verdict_to_diagnostics(report, self.get_clock().now().to_msg(), stream, True,
+                                     name="dyad/validation/stream")
+        self.verdict_pub.publish(out)
+        self.checked_pub.publish(msg)
+        self.validator = None
+        if not report.passed:
+            self.report(WARN, f"stream {stream[0]}.{stream[1]:09d}: whole-stream check found "
+                              f"{report.violations[0].describe()}", event="stream_warning")
 
     def _reject(self, msg: JointTrajectory, stream, message: str) -> None:
         self.count("rejected")

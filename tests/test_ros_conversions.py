@@ -11,7 +11,6 @@ pytest.importorskip("rclpy")
 from builtin_interfaces.msg import Time  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from dyad.errors import DyadInputError  # noqa: E402

@@ -120,7 +120,7 @@ def scenario(out: Path, checkpoint: str, bag: str, log_dir: str) -> None:
             return any("done" in s["message"] for s in probe.statuses_since(t0, "dyad_generator"))
 
         probe.spin_for(15, generator_done)
-        checked = [r for r in probe.rec.checked if r.t >= t0]
+        checked = [r for r in probe.rec.checked if r.t >= t0 and r.msg.points]
         probe.spin_for(5, lambda: len([r for r in controller_since(t0)
                                            if len(r.msg.points) > 1]) >= len(checked))
         probe.spin_for(0.5)
@@ -129,14 +129,20 @@ def scenario(out: Path, checkpoint: str, bag: str, log_dir: str) -> None:
         res["command"] = {
             "generator_done": generator_done(),
             "checked": len(checked), "controller_chunks": len(chunks),
-            "verdicts_passed": sum(v.msg.status[0].level == b"\x00" for v in verdicts),
-            "verdicts": len(verdicts),
+            "verdicts_passed": sum(v.msg.status[0].level == b"\x00" for v in verdicts
+                                   if v.msg.status[0].name == "dyad/validation"),
+            "verdicts": len([v for v in verdicts if v.msg.status[0].name == "dyad/validation"]),
             "frames_checked": sum(len(r.msg.points) for r in checked),
             "controller_equals_checked": bool(
                 len(chunks) == len(checked) and all(
                     np.allclose(positions(a), positions(b), atol=1e-9)
                     for a, b in zip(chunks, checked))),
             "controller_joints": list(chunks[0].msg.joint_names) if chunks else [],
+            "end_markers": len([r for r in probe.rec.checked if r.t >= t0 and not r.msg.points]),
+            "stream_verdicts": [v.msg.status[0].name for v in verdicts
+                                if v.msg.status[0].name.endswith("/stream")],
+            "playback_events": [s.get("event") for s in probe.statuses_since(t0,
+                                                                              "dyad_playback")],
             "limit_excess": limit_excess(controller_since(t0)),
         }
         probe.spin_for(0.5)
@@ -328,6 +334,9 @@ def test_text_command_yields_checked_trajectories_on_the_controller(graph_run):
     assert c["controller_equals_checked"]                 # what the controller got was checked
     assert c["controller_joints"][0] == "joint_l_thumb_proximal_1"   # instance prefix removed
     assert c["limit_excess"] <= 1e-9
+    # the stream ended normally: end marker, whole-stream verdict, playback done (not stale)
+    assert c["end_markers"] == 1 and c["stream_verdicts"] == ["dyad/validation/stream"]
+    assert "stream_done" in c["playback_events"] and "stale" not in c["playback_events"]
 
 
 @pytest.mark.slow

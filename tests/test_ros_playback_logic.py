@@ -115,6 +115,15 @@ def test_schedule_preempts_with_newer_streams_and_stops_on_gaps():
     assert s.push(_chunk((6, 0), 0), 0.3) == "started" and not s.stopped
 
 
+def test_schedule_end_marker_ends_only_the_current_stream():
+    s = PlaybackSchedule()
+    s.push(_chunk((1, 0), 0), 0.0)
+    assert not s.end((0, 5)) and not s.ended
+    assert s.end((1, 0)) and s.ended
+    s.push(_chunk((2, 0), 0), 1.0)
+    assert not s.ended                                            # a new stream is not ended
+
+
 def test_schedule_interpolates_positions_across_chunks():
     s = PlaybackSchedule()
     s.push(_chunk((1, 0), 0, frames=4), 0.0)
