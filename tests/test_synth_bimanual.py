@@ -313,7 +313,8 @@ def test_variation_spans_handedness_tempo_size_and_repetitions():
             assert np.std([r.meta[key] for r in recs]) > 0.01 * np.mean([r.meta[key] for r in recs])
         assert np.std([r.meta["hand_scale"][0] for r in recs]) > 0.03
         assert len({r.num_frames for r in recs}) > 4
-    claps = [TYPES["clap"].generate(np.random.default_rng(s)).meta["repetitions"] for s in range(20)]
+    claps = [TYPES["clap"].generate(np.random.default_rng(s)).meta["repetitions"]
+             for s in range(20)]
     assert min(claps) == 1 and max(claps) == 5
 
 

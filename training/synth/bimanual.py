@@ -9,7 +9,7 @@ How a clip is made: each hand follows a :class:`HandPath`, keyframes of wrist po
 orientation (four angles, see :func:`hand_rotation_from_angles`) and finger pose (hand_pose
 angles) joined by minimum-jerk segments (or an "impact" segment that arrives with speed, for
 claps and knocks); generators add rhythmic layers (waves, rubs, finger taps) to the sampled
-arrays, then :func:`_finish` turns both hands into joints, measures the contacts the design
+arrays, then ``_Clip.finish`` turns both hands into joints, measures the contacts the design
 implies and writes the meta keys of :mod:`.types`. Clips start and end in a relaxed pose.
 
 Contact geometry is designed at hand scale 1 around a meeting point and scaled with the hand,
@@ -17,6 +17,18 @@ so two pressed palms keep their joint planes :data:`PALM_GAP_M` apart (joints ar
 the hands' thickness stays between them) and touching fingertips keep their tip joints
 :data:`TIP_GAP_M` apart. Joints of the two hands never come closer than
 :data:`MIN_CLEARANCE_M`.
+
+Meta, beyond the keys every generator writes (:mod:`.types`): ``amplitude`` is a size multiplier
+(1 = typical), ``distance_m`` the wrist-to-wrist distance in the clip's characteristic stance
+(hands apart before they meet; the sign hand to the resting one), ``offset_s`` the lag of the
+non-leading hand (0 for one-hand signs), ``body_scale`` is 1 (positions are the standard
+adult's), ``lead`` equals ``handedness``. Some labels add keys: ``direction`` (point: forward,
+left, right, up), ``count`` (count_on_fingers), ``palms`` (forward/down: spread_fingers,
+open_close_hands), ``alternating`` (open_close_hands), ``style`` (rotate_wrists: turn_palms,
+circles), ``order`` (piano_fingers), ``bow`` (prayer_hands), ``lift`` (cup_hands), ``squeeze``
+(interlock_fingers), ``pull`` (grab_wrist), ``object_size_m`` and ``giver`` (pass_object).
+Phase names: raise, lower, and per label hold, approach, contact, release, wave, point, pinch,
+count, shake, close, spread, open_close, rotate, play, rub, interlock, grab, handover.
 """
 
 from __future__ import annotations
@@ -76,26 +88,36 @@ BIMANUAL_POSES: dict[str, np.ndarray] = {
     "palm_press": _with(POSES["flat"], thumb=(0.3, 0.15, 0.3, 0.2)),
 }
 """Right-hand poses (5, 4) that bimanual clips add to ``hand_pose.POSES``."""
-_PINCH_OPEN = BIMANUAL_POSES["pinch_open"]
 
 
 # --------------------------------------------------------------------------------------------
 # Orientation and placement
 # --------------------------------------------------------------------------------------------
 
+def _axis_rotation(a: np.ndarray, i: int, j: int) -> np.ndarray:
+    """Rotations (..., 3, 3) by ``a`` (...) in the plane of axes i -> j (about the third)."""
+    a = np.asarray(a, dtype=np.float64)
+    out = np.zeros(a.shape + (3, 3))
+    k = 3 - i - j
+    c, s = np.cos(a), np.sin(a)
+    out[..., k, k] = 1.0
+    out[..., i, i] = c
+    out[..., j, j] = c
+    out[..., j, i] = s
+    out[..., i, j] = -s
+    return out
+
+
 def _rx(a: np.ndarray) -> np.ndarray:
-    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
-    return np.stack([o, z, z, z, c, -s, z, s, c], axis=-1).reshape(a.shape + (3, 3))
+    return _axis_rotation(a, 1, 2)
 
 
 def _ry(a: np.ndarray) -> np.ndarray:
-    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, z, s, z, o, z, -s, z, c], axis=-1).reshape(a.shape + (3, 3))
+    return _axis_rotation(a, 2, 0)
 
 
 def _rz(a: np.ndarray) -> np.ndarray:
-    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, -s, z, s, c, z, z, z, o], axis=-1).reshape(a.shape + (3, 3))
+    return _axis_rotation(a, 0, 1)
 
 
 def hand_rotation_from_angles(angles_rad: np.ndarray, side: str) -> np.ndarray:
@@ -126,18 +148,12 @@ def mirror(point_m: np.ndarray, side: str) -> np.ndarray:
     return p
 
 
-def _local_points(pose: np.ndarray, side: str) -> np.ndarray:
-    return hand_points(pose, side, 1.0)
 
 
 def wrist_for(anchor_m: np.ndarray, local_point_m: np.ndarray, angles_rad: np.ndarray,
               side: str) -> np.ndarray:
     """Wrist position that puts the hand-frame point ``local_point_m`` at ``anchor_m``."""
     return np.asarray(anchor_m) - hand_rotation_from_angles(angles_rad, side) @ local_point_m
-
-
-def _deg(*values: float) -> np.ndarray:
-    return np.radians(np.array(values, dtype=np.float64))
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,9 +182,24 @@ class HandFrames:
 
     def joints(self, side: str, scale: float) -> np.ndarray:
         """hand21 world positions (T, 21, 3)."""
-        local = hand_points(self.pose, side, scale)
-        rot = hand_rotation_from_angles(self.angles_rad, side)
-        return local @ np.swapaxes(rot, -1, -2) + self.wrist_m[:, None, :]
+        return _place(_hand_points_held(self.pose, side, scale), self.angles_rad, side,
+                      self.wrist_m)
+
+
+def _hand_points_held(pose: np.ndarray, side: str, scale: float) -> np.ndarray:
+    """:func:`hand_points` for (T, 5, 4) poses, computed once per run of identical frames
+    (clips hold poses for long stretches; the kinematics dominate the cost of a clip)."""
+    changed = np.empty(len(pose), dtype=bool)
+    changed[0] = True
+    np.any(pose[1:] != pose[:-1], axis=(1, 2), out=changed[1:])
+    keys = np.flatnonzero(changed)
+    return hand_points(pose[keys], side, scale)[np.cumsum(changed) - 1]
+
+
+def _place(local_m: np.ndarray, angles_rad: np.ndarray, side: str, wrist_m: np.ndarray
+           ) -> np.ndarray:
+    rot = hand_rotation_from_angles(angles_rad, side)
+    return local_m @ np.swapaxes(rot, -1, -2) + wrist_m[:, None, :]
 
 
 class HandPath:
@@ -210,7 +241,8 @@ class HandPath:
             raise ValueError(f"segment duration must be positive, got {duration_s}")
         self._times.append(self._times[-1] + float(duration_s))
         self._wrist.append(self.wrist_m if wrist_m is None else np.asarray(wrist_m, float))
-        self._angles.append(self.angles_rad if angles_rad is None else np.asarray(angles_rad, float))
+        self._angles.append(self.angles_rad if angles_rad is None
+                            else np.asarray(angles_rad, float))
         self._pose.append(self.pose if pose is None else np.asarray(pose, float))
         self._ease.append(_EASES[ease])
         return self
@@ -229,7 +261,8 @@ class HandPath:
         wrist, angles, pose = (np.stack(v) for v in (self._wrist, self._angles, self._pose))
         if len(keys) == 1:
             n = len(t)
-            return HandFrames(np.repeat(wrist, n, 0), np.repeat(angles, n, 0), np.repeat(pose, n, 0))
+            return HandFrames(np.repeat(wrist, n, 0), np.repeat(angles, n, 0),
+                              np.repeat(pose, n, 0))
         seg = np.clip(np.searchsorted(keys, t, side="right") - 1, 0, len(keys) - 2)
         u = (t - keys[seg]) / (keys[seg + 1] - keys[seg])
         w = ease_weights(u, np.asarray(self._ease)[seg])
@@ -341,7 +374,13 @@ class _Clip:
 
     def finish(self, times_s: np.ndarray, frames: dict[str, HandFrames]) -> MotionRecord:
         """Joints of both hands, measured contacts and the meta keys of :mod:`.types`."""
-        joints = np.stack([frames[s].joints(s, self.scale) for s in SIDES], axis=1)
+        # Both hands' fingers in one kinematics call (a left hand is a mirrored right one).
+        n = len(times_s)
+        local = _hand_points_held(np.concatenate([frames[s].pose for s in SIDES]), "right",
+                                  self.scale)
+        local[:n, :, 1] *= -1.0
+        joints = np.stack([_place(local[k * n:(k + 1) * n], frames[s].angles_rad, s,
+                                  frames[s].wrist_m) for k, s in enumerate(SIDES)], axis=1)
         joints += self._body_sway(times_s)[:, None, None, :]
         _keep_within_reach(joints)
         frame_of = lambda t_s: int(np.clip(np.searchsorted(times_s, t_s - 1e-6), 0,  # noqa: E731
@@ -358,8 +397,8 @@ class _Clip:
             "distance_m": round(self.distance_m, 4),
             "handedness": self.handedness, "lead": self.handedness,
             "body_scale": [1.0, 1.0], "hand_scale": [round(self.scale, 4)] * 2,
-            "phases": [{"name": n, "start": frame_of(s), "end": max(frame_of(e), frame_of(s) + 1)}
-                       for n, s, e in phases],
+            "phases": [{"name": name, "start": frame_of(s),
+                        "end": max(frame_of(e), frame_of(s) + 1)} for name, s, e in phases],
             **self.extra,
         }
         return MotionRecord(joints=joints.astype(np.float32), fps=FPS, skeleton="hand21",
@@ -390,24 +429,24 @@ def _keep_within_reach(joints: np.ndarray, limit_m: float = REACH_M - 0.005) -> 
 
 
 def _measured_contact(joints: np.ndarray, part_left: str, part_right: str, start: int,
-                      end: int) -> ContactInterval:
+                      end: int, margin: int = 20) -> ContactInterval:
     """The designed contact ``[start, end)`` grown or trimmed to the run of frames around its
-    closest approach where the parts are within 1.2 cm of that closest distance."""
-    a = joints[:, 0][:, contact_part_joints("hand21", part_left)]
-    b = joints[:, 1][:, contact_part_joints("hand21", part_right)]
-    d = np.linalg.norm(a[:, :, None, :] - b[:, None, :, :], axis=-1).reshape(len(joints), -1)
-    d = d.min(axis=1)
-    end = max(end, start + 1)
-    start, end = min(start, len(d) - 1), min(end, len(d))
-    best = start + int(np.argmin(d[start:end]))
-    limit = min(CONTACT_M - 0.006, d[best] + 0.012)
-    near = d <= limit
-    lo, hi = best, best + 1
-    while lo > 0 and near[lo - 1]:
-        lo -= 1
-    while hi < len(d) and near[hi]:
-        hi += 1
-    return ContactInterval("left", part_left, "right", part_right, int(lo), int(hi))
+    closest approach where the parts are within 1.2 cm of that closest distance (searched up
+    to ``margin`` frames either side of the design)."""
+    n = len(joints)
+    end = min(max(end, start + 1), n)
+    start = min(start, end - 1)
+    lo_w, hi_w = max(0, start - margin), min(n, end + margin)
+    a = joints[lo_w:hi_w, 0][:, contact_part_joints("hand21", part_left)]
+    b = joints[lo_w:hi_w, 1][:, contact_part_joints("hand21", part_right)]
+    diff = a[:, :, None, :] - b[:, None, :, :]
+    d = np.sqrt(np.einsum("tabk,tabk->tab", diff, diff).reshape(hi_w - lo_w, -1).min(axis=1))
+    best = start - lo_w + int(np.argmin(d[start - lo_w:end - lo_w]))
+    far = np.flatnonzero(d > min(CONTACT_M - 0.006, d[best] + 0.012))
+    lo = far[far < best].max() + 1 if (far < best).any() else 0
+    hi = far[far > best].min() if (far > best).any() else len(d)
+    return ContactInterval("left", part_left, "right", part_right, int(lo + lo_w),
+                           int(hi + lo_w))
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,9 +469,9 @@ def _sign_wrist(c: _Clip, side: str, low: bool = False) -> np.ndarray:
 
 def _one_hand(c: _Clip, wrist_m: np.ndarray, angles_rad: np.ndarray, pose: np.ndarray,
               perform, name: str) -> MotionRecord:
-    """The acting hand rises into the sign, ``perform(path, t0)`` appends its keys (returns
-    nothing), the hand goes back to rest; the other hand rests. Returns the finished clip with
-    the layers that ``perform`` registered through ``c.extra['_layers']`` applied."""
+    """The acting hand rises into the sign, ``perform(path, t0)`` appends its keys (and may
+    return layers ``f(times, frames)`` that add rhythm to the sampled acting hand), the hand
+    goes back to rest; the other hand rests throughout."""
     side = c.handedness
     paths = c.rest_paths()
     act = paths[side]
@@ -576,25 +615,25 @@ def wave(rng: np.random.Generator) -> MotionRecord:
 
 @interaction("bimanual", "point", has_contact=False)
 def point(rng: np.random.Generator) -> MotionRecord:
-    """One hand points with the index finger (forward, up, across or outward), maybe jabbing."""
+    """One hand points with the index finger (forward, up, left or right), maybe jabbing."""
     c = _Clip("point", rng)
     yaw, pitch = c.u(-0.6, 0.7), c.u(-0.15, 0.45)
-    c.extra["direction"] = ("up" if pitch > 0.3 else "across" if yaw > 0.35
-                            else "outward" if yaw < -0.3 else "forward")
     angles = np.array([yaw, pitch, c.u(0.2, 0.9), 0.0])
+    aim = hand_rotation_from_angles(angles, c.handedness)[:, 0]  # world direction pointed
+    c.extra["direction"] = ("up" if aim[2] > 0.3 else "left" if aim[1] > 0.35
+                            else "right" if aim[1] < -0.35 else "forward")
     wrist = _reachable(mirror([c.u(0.34, 0.44), -c.u(0.06, 0.22), c.u(1.2, 1.36)],
                               c.handedness), c.handedness)
     c.repetitions = int(rng.integers(1, 4))
-    fingers = hand_rotation_from_angles(angles, c.handedness)[:, 0]
     jab_m = 0.035 * c.amplitude
 
     def perform(path: HandPath, t0: float):
         base = path.wrist_m
-        for _ in range(c.repetitions - 1):
-            path.move(c.dur(0.12, 0.2), base + jab_m * fingers)
+        for _ in range(c.repetitions - 1):  # emphasis: short jabs along the finger
+            path.move(c.dur(0.12, 0.2), base + jab_m * aim)
             path.move(c.dur(0.15, 0.25), base)
         path.hold(c.dur(0.6, 1.4))
-    return _one_hand(c, wrist - 0.5 * jab_m * fingers, angles, POSES["point"], perform, "point")
+    return _one_hand(c, wrist - 0.5 * jab_m * aim, angles, POSES["point"], perform, "point")
 
 
 @interaction("bimanual", "pinch", has_contact=False)
@@ -603,7 +642,7 @@ def pinch(rng: np.random.Generator) -> MotionRecord:
     c = _Clip("pinch", rng)
     angles = np.array([c.u(0.0, 0.5), c.u(0.2, 0.8), c.u(0.5, 1.4), 0.0])
     c.repetitions = int(rng.integers(1, 5))
-    opened = _PINCH_OPEN
+    opened = BIMANUAL_POSES["pinch_open"]
 
     def perform(path: HandPath, t0: float):
         for i in range(c.repetitions):
@@ -794,7 +833,7 @@ def rotate_wrists(rng: np.random.Generator) -> MotionRecord:
     span = c.repetitions * period
 
     def perform(paths, t0):
-        for side, path in paths.items():
+        for path in paths.values():
             path.hold(span + c.offset_s + 0.05)
 
         def layer(times, frames):
@@ -809,8 +848,8 @@ def rotate_wrists(rng: np.random.Generator) -> MotionRecord:
                 else:
                     a[:, 2] += env * turn * 0.5 * (1.0 - np.cos(ph))
         return [layer]
-    swept = [base + [cone * np.sin(a), cone * 0.8 * (np.cos(a) - 1), turn * 0.5 * (1 - np.cos(a)), 0]
-             for a in np.linspace(0, 2 * np.pi, 9)]
+    swept = [base + [cone * np.sin(a), cone * 0.8 * (np.cos(a) - 1),
+                     turn * 0.5 * (1 - np.cos(a)), 0] for a in np.linspace(0, 2 * np.pi, 9)]
     return _both_hands(c, c.u(0.06, 0.2), base, pose, perform, "rotate", extent_angles=swept)
 
 
@@ -1171,12 +1210,27 @@ def knock_fists(rng: np.random.Generator) -> MotionRecord:
                         ("hand", "hand"), taps=c.repetitions, lead_share=c.u(0.5, 0.8))
 
 
+# A cupped hand whose little finger curls no farther in than the palm's edge, so two such
+# hands meet along the edge.
+BIMANUAL_POSES["cup_pair"] = _with(POSES["cup"], ring=(0.0, 0.4, 0.4, 0.3),
+                                   pinky=(0.05, 0.3, 0.35, 0.25))
+_CUP_POINTS = hand_points(BIMANUAL_POSES["cup_pair"])
+
+
 @interaction("bimanual", "cup_hands", has_contact=True)
 def cup_hands(rng: np.random.Generator) -> MotionRecord:
     """Both hands cupped palm up, little-finger edges together, as if holding water."""
     c = _Clip("cup_hands", rng)
     c.offset_s = c.u(0.0, 0.2)
-    angles = np.array([c.u(0.0, 0.3), c.u(0.0, 0.35), c.u(2.6, 3.0), 0.0])
+    pitch, sup = c.u(0.0, 0.35), c.u(2.75, 3.05)
+    # Turn the hands so that the palm's little-finger edge runs along the midplane: the edge
+    # (2.2 cm outside the wrist joint, which sits mid-wrist) is then parallel to the wrist ->
+    # little-finger knuckle line, and the two hands touch along the edge, not at one point.
+    yaws = np.linspace(-0.6, 0.4, 51)
+    rots = hand_rotation_from_angles(np.stack([yaws, np.full_like(yaws, pitch),
+                                               np.full_like(yaws, sup), 0 * yaws], -1), "right")
+    inward = rots[:, 1, :] @ (_CUP_POINTS[17] - _CUP_POINTS[0])
+    angles = np.array([yaws[np.argmin(np.abs(inward - 0.022))], pitch, sup, 0.0])
     lift = np.array([0.02, 0.0, 0.05]) * c.amplitude
     offer = rng.random() < 0.5
     c.extra["lift"] = bool(offer)
@@ -1184,7 +1238,7 @@ def cup_hands(rng: np.random.Generator) -> MotionRecord:
     def perform(paths, t0):
         if offer:
             _move_together(paths, [(c.dur(0.4, 0.7), lift), (c.dur(0.3, 0.8), 0.0)])
-    return _mirror_meet(c, POSES["cup"], angles, EDGE_GAP_M,
+    return _mirror_meet(c, BIMANUAL_POSES["cup_pair"], angles, EDGE_GAP_M,
                         _meeting_point(c, x=(0.28, 0.36), z=(1.1, 1.18)),
                         np.array([0.0, -1.0, -0.3]) / np.hypot(1.0, 0.3), c.u(0.08, 0.16),
                         ("hand", "hand"), hold_s=c.dur(0.6, 1.5), perform=perform)
@@ -1345,8 +1399,6 @@ BIMANUAL_POSES["wrap"] = _with(POSES["grip"], index=(0.05, 0.69, 1.1, 0.75),
                                pinky=(-0.1, 0.69, 1.1, 0.75))
 
 
-def _hand_joints_at(wrist_m, angles_rad, pose, side, scale) -> np.ndarray:
-    return hand_points(pose, side, scale) @ hand_rotation_from_angles(angles_rad, side).T + wrist_m
 
 
 @interaction("bimanual", "grab_wrist", has_contact=True)
@@ -1499,7 +1551,8 @@ def pass_object(rng: np.random.Generator) -> MotionRecord:
     t = take.end_s
     take.move(c.dur(0.3, 0.45), take.wrist_m + mirror([-0.02, -0.08, 0.0], taker))
     give.hold_until(0.5 * (t + take.end_s))
-    lower = c.travel_s([(s, p.wrist_m, p.angles_rad, *rest_states[s][:2]) for s, p in paths.items()])
+    lower = c.travel_s([(s, p.wrist_m, p.angles_rad, *rest_states[s][:2])
+                        for s, p in paths.items()])
     give.move(lower, *rest_states[giver])
     take.hold(c.offset_s).move(lower, rest_states[taker][0], rest_states[taker][1])
     c.phase("lower", t, take.end_s)
