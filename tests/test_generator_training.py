@@ -186,3 +186,19 @@ def test_torchrun_two_processes_train_one_model(data, tmp_path):
     assert summary["steps"] == 4
     assert json.loads((tmp_path / "ddp" / "run.json").read_text())["world_size"] == 2
     assert load_checkpoint(tmp_path / "ddp" / "generator.pt").info["step"] == 4
+
+
+def test_time_budget_stops_the_run_and_install_default_writes_float16(data, tmp_path,
+                                                                      monkeypatch):
+    import dyad.training.train_generator as tg
+
+    target = tmp_path / "pkg" / "default.pt"
+    monkeypatch.setattr(tg, "DEFAULT_CHECKPOINT", target)
+    summary = train_generator(_options(data, tmp_path / "budget", steps=100000,
+                                       time_budget_min=0.05, install_default=True,
+                                       log_every=1000))
+    assert 0 < summary["steps"] < 100000
+    assert summary["installed"] == str(target) and summary["installed_mb"] < 40
+    state = torch.load(target, weights_only=True)
+    assert state["state_dict"]["null_token"].dtype == torch.float16
+    assert load_checkpoint(target).info["step"] == summary["steps"]
