@@ -38,7 +38,7 @@ class ModelConfig:
     history_frames: int = 8
     frames_per_token: int = 2
     text_dim: int = 384
-    max_text_tokens: int = 40
+    max_text_tokens: int = 64
     max_elapsed_s: float = 12.0
     fps: float = 30.0
 

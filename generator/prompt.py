@@ -17,7 +17,7 @@ from .errors import TextTruncatedWarning
 from .modes import MODE_SPECS
 
 MAX_WORDS = 48
-"""Words kept per text; the encoder keeps about this many tokens anyway."""
+"""Words kept per text: about the 64 word-pieces the encoder reads (``max_text_tokens``)."""
 
 _SPACES = re.compile(r"\s+")
 

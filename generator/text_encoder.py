@@ -61,7 +61,7 @@ class TextEncoder:
         cache_size: encodings kept in the cache.
     """
 
-    def __init__(self, device: str | torch.device = "cpu", max_tokens: int = 40,
+    def __init__(self, device: str | torch.device = "cpu", max_tokens: int = 64,
                  cache_size: int = 1024):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -123,7 +123,7 @@ _SHARED: dict[str, TextEncoder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_text_encoder(device: str | torch.device = "cpu", max_tokens: int = 40) -> TextEncoder:
+def shared_text_encoder(device: str | torch.device = "cpu", max_tokens: int = 64) -> TextEncoder:
     """One process-wide encoder per (device, max_tokens), so its cache is shared."""
     key = f"{torch.device(device)}:{max_tokens}"
     with _SHARED_LOCK:

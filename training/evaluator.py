@@ -51,7 +51,7 @@ class EvaluatorConfig:
     embed_dim: int = 128
     max_frames: int = 240
     text_dim: int = 384
-    max_text_tokens: int = 40
+    max_text_tokens: int = 64
 
     @classmethod
     def from_dict(cls, data: dict) -> "EvaluatorConfig":
