@@ -13,15 +13,19 @@ import os
 from pathlib import Path
 
 
-def _common(p: argparse.ArgumentParser, default_out: str) -> None:
+def _common(p: argparse.ArgumentParser, default_out: str, default_steps: int) -> None:
     p.add_argument("--data", type=Path, action="append", required=True, metavar="DIR",
                    help="synthesised folder (DIR/train/*.npz, optional DIR/val); repeat for "
                         "several folders, e.g. one per mode")
     p.add_argument("--out", type=Path, default=Path(default_out),
                    help=f"run folder (default {default_out})")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=None, help="examples per step and rank")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimiser steps (default {default_steps}; when resuming, the run's "
+                        "own; an upper bound with --time-budget-min)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="examples per step and rank (default 32 generator, 64 evaluator)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default 4e-4 generator, 3e-4 evaluator)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", default="auto",
@@ -45,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Train the text-to-motion chunk model (flow matching, "
                                     "rollout fine-tuning). Writes OUT/metrics.jsonl, "
                                     "OUT/metrics.png, OUT/last.pt, OUT/generator.pt.")
-    _common(g, "runs/generator")
+    _common(g, "runs/generator", 40000)
     g.add_argument("--width", type=int, default=None, help="transformer width")
     g.add_argument("--denoiser-layers", type=int, default=None)
     g.add_argument("--context-layers", type=int, default=None)
@@ -63,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Train the text-motion evaluator used by 'dyad eval' "
                                     "(contrastive, on synthesised data). Writes "
                                     "OUT/evaluator.pt, OUT/metrics.jsonl, OUT/metrics.png.")
-    _common(e, "runs/evaluator")
+    _common(e, "runs/evaluator", 4000)
     e.set_defaults(func=run_train_evaluator)
     train.set_defaults(func=lambda args: train.print_help() or 2)
 
