@@ -789,7 +789,7 @@ def spread_fingers(rng: np.random.Generator) -> MotionRecord:
     def perform(paths, t0):
         keys = []
         for i in range(c.repetitions):
-            keys += [(c.dur(0.2, 0.35), dict(pose=POSES["spread"])), (c.dur(0.3, 0.8), {})]
+            keys += [(c.dur(0.2, 0.35), dict(pose=POSES["spread"])), (c.dur(0.3, 0.6), {})]
             if i < c.repetitions - 1:
                 keys += [(c.dur(0.2, 0.35), dict(pose=relaxed)), (c.dur(0.05, 0.2), {})]
         _keys_with_lag(c, paths, keys)
@@ -803,7 +803,7 @@ def open_close_hands(rng: np.random.Generator) -> MotionRecord:
     c = _Clip("open_close_hands", rng)
     c.repetitions = int(rng.integers(2, 6))
     angles = _palms_out_or_down(c)
-    half = c.dur(0.22, 0.4)
+    half = c.dur(0.2, 0.35)
     alternate = rng.random() < 0.35
     c.offset_s = half if alternate else c.u(0.0, 0.08)
     c.extra["alternating"] = bool(alternate)
@@ -825,7 +825,7 @@ def rotate_wrists(rng: np.random.Generator) -> MotionRecord:
     c.offset_s = c.u(0.0, 0.15)
     pose = [POSES["relaxed"], POSES["fist"], POSES["flat"]][int(rng.integers(3))]
     base = np.array([c.u(0.0, 0.3), c.u(-0.05, 0.25), c.u(-0.15, 0.1), 0.0])
-    period = c.dur(0.7, 1.2)
+    period = c.dur(0.6, 1.0)
     circles = rng.random() < 0.4
     c.extra["style"] = "circles" if circles else "turn_palms"
     turn = c.u(2.3, 2.8) * min(c.amplitude, 1.1)
@@ -861,7 +861,7 @@ _PIANO = np.array([(0.25, 0.2, 0.15, 0.15), (0.0, 0.35, 0.55, 0.3), (0.0, 0.35, 
 def piano_fingers(rng: np.random.Generator) -> MotionRecord:
     """Both hands palm down drum their fingers in runs, like playing a piano."""
     c = _Clip("piano_fingers", rng)
-    c.repetitions = int(rng.integers(2, 6))
+    c.repetitions = int(rng.integers(2, 5))
     c.offset_s = c.u(0.0, 0.2)
     angles = np.array([c.u(0.05, 0.35), c.u(-0.35, -0.1), c.u(-0.1, 0.15), 0.0])
     step = c.dur(0.07, 0.12)
@@ -1073,7 +1073,7 @@ def prayer_hands(rng: np.random.Generator) -> MotionRecord:
     wrists, angles, poses, retreat = _palms_design(c, centre, c.u(1.1, 1.45))
     bow = rng.random() < 0.4
     c.extra["bow"] = bool(bow)
-    hold = c.dur(0.9, 2.0)
+    hold = c.dur(0.7, 1.6)
     dip = np.array([0.02, 0.0, -0.03]) * c.amplitude
 
     def perform(paths, t0):
@@ -1179,7 +1179,7 @@ def steeple(rng: np.random.Generator) -> MotionRecord:
             _move_together(paths, [(c.dur(0.35, 0.5), bob), (c.dur(0.35, 0.5), -bob)])
     return _mirror_meet(c, BIMANUAL_POSES["tent"], angles, TIP_GAP_M, centre,
                         np.array([0.0, -1.0, 0.0]), c.u(0.06, 0.12), ("fingertips", "fingertips"),
-                        hold_s=c.dur(0.8, 2.0), perform=perform,
+                        hold_s=c.dur(0.6, 1.5), perform=perform,
                         open_poses={s: blend(BIMANUAL_POSES["tent"], POSES["relaxed"], 0.4)
                                     for s in SIDES})
 
@@ -1297,7 +1297,7 @@ def heart_shape(rng: np.random.Generator) -> MotionRecord:
     record = _meet(c, _mirrored(right, centre), {s: _HEART_ANGLES for s in SIDES},
                    {s: pose for s in SIDES}, {s: mirror([0.0, -1.0, 0.0], s) for s in SIDES},
                    c.u(0.06, 0.12), [("index_tip", "index_tip"), ("thumb_tip", "thumb_tip")],
-                   hold_s=c.dur(0.8, 1.8),
+                   hold_s=c.dur(0.6, 1.4),
                    perform=perform, open_poses={s: blend(pose, POSES["relaxed"], 0.3)
                                                 for s in SIDES})
     return record
@@ -1313,7 +1313,7 @@ def finger_frame(rng: np.random.Generator) -> MotionRecord:
     The left hand is the right hand reflected through the frame's centre (palm toward the
     face, index down), a hair behind it so the corners touch at :data:`TIP_GAP_M`.
     """
-    c = _Clip("finger_frame", rng)
+    c = _Clip("finger_frame", rng, speed=(0.85, 1.4))  # a long sequence: no slow takes
     c.offset_s = c.u(0.0, 0.2)
     pose = BIMANUAL_POSES["l_shape"]
     right_angles = np.array([c.u(-0.2, 0.2), c.u(1.2, 1.42), c.u(-0.2, 0.2), c.u(-0.3, 0.3)])
@@ -1336,7 +1336,7 @@ def finger_frame(rng: np.random.Generator) -> MotionRecord:
     return _meet(c, wrists, angles, {s: pose for s in SIDES},
                  {"right": diagonal, "left": -diagonal}, c.u(0.06, 0.12),
                  [("thumb_tip", "index_tip"), ("index_tip", "thumb_tip")],
-                 hold_s=c.dur(0.8, 1.8), perform=perform,
+                 hold_s=c.dur(0.6, 1.3), perform=perform,
                  open_poses={s: blend(pose, POSES["relaxed"], 0.3) for s in SIDES})
 
 
@@ -1360,7 +1360,7 @@ BIMANUAL_POSES["interlock_open"] = _with(
 @interaction("bimanual", "interlock_fingers", has_contact=True)
 def interlock_fingers(rng: np.random.Generator) -> MotionRecord:
     """Palms facing, the fingers of both hands bend between each other and lock; held."""
-    c = _Clip("interlock_fingers", rng)
+    c = _Clip("interlock_fingers", rng, speed=(0.85, 1.4))  # a long sequence: no slow takes
     c.offset_s = c.u(0.0, 0.2)
     angles = np.array([0.0, c.u(0.4, 1.2), 0.5 * np.pi, 0.0])
     rot = hand_rotation_from_angles(angles, "right")
@@ -1381,12 +1381,12 @@ def interlock_fingers(rng: np.random.Generator) -> MotionRecord:
 
     def perform(paths, t0):
         if squeeze:  # the locked hands rise and settle together
-            _move_together(paths, [(c.dur(0.4, 0.6), lift), (c.dur(0.4, 0.6), -lift)])
+            _move_together(paths, [(c.dur(0.3, 0.5), lift), (c.dur(0.3, 0.5), -lift)])
     poses = {s: BIMANUAL_POSES["interlock"] for s in SIDES}
     opened = {s: BIMANUAL_POSES["interlock_open"] for s in SIDES}
     return _meet(c, wrists, {s: angles for s in SIDES}, poses,
                  {s: mirror([0.0, -1.0, 0.0], s) for s in SIDES}, c.u(0.08, 0.14),
-                 ("fingers", "fingers"), hold_s=c.dur(0.8, 1.8), open_poses=opened,
+                 ("fingers", "fingers"), hold_s=c.dur(0.5, 1.3), open_poses=opened,
                  perform=perform, close_s=c.dur(0.3, 0.5), name="interlock")
 
 
@@ -1404,7 +1404,7 @@ BIMANUAL_POSES["wrap"] = _with(POSES["grip"], index=(0.05, 0.69, 1.1, 0.75),
 @interaction("bimanual", "grab_wrist", has_contact=True)
 def grab_wrist(rng: np.random.Generator) -> MotionRecord:
     """One hand grabs the other forearm just behind the wrist, holds (maybe pulls), lets go."""
-    c = _Clip("grab_wrist", rng)
+    c = _Clip("grab_wrist", rng, speed=(0.95, 1.45))  # a long sequence: no slow takes
     act, held = c.handedness, c.other
     c.offset_s = c.u(0.15, 0.35)  # the held arm follows once the grabbing hand is up
     paths = c.rest_paths()
@@ -1436,7 +1436,7 @@ def grab_wrist(rng: np.random.Generator) -> MotionRecord:
                           (held, lag.wrist_m, lag.angles_rad, held_wrist, held_angles)])
     # Up on its own side first, turning across only once above the other hand's thumb.
     lead.move(raise_s, waypoint + 0.06 * up, 0.7 * lead.angles_rad + 0.3 * act_angles, open_pose)
-    lead.move(c.dur(0.3, 0.45), waypoint, act_angles).move(c.dur(0.25, 0.4), above)
+    lead.move(c.dur(0.25, 0.4), waypoint, act_angles).move(c.dur(0.2, 0.35), above)
     lag.move(raise_s, held_wrist, held_angles, held_pose)
     t = max(lead.end_s, lag.end_s)
     c.phase("raise", t_raise, t)
@@ -1450,11 +1450,11 @@ def grab_wrist(rng: np.random.Generator) -> MotionRecord:
     t += descend + close
     pull = rng.random() < 0.4
     c.extra["pull"] = bool(pull)
-    hold = c.dur(0.6, 1.5)
+    hold = c.dur(0.4, 1.1)
     if pull:
         drag = mirror([0.01, -0.06, -0.01], act) * c.amplitude
-        _move_together(paths, [(c.dur(0.3, 0.6), 0.0 * drag), (c.dur(0.4, 0.7), drag),
-                               (c.dur(0.2, 0.5), 0.0 * drag)])
+        _move_together(paths, [(c.dur(0.2, 0.4), 0.0 * drag), (c.dur(0.35, 0.6), drag),
+                               (c.dur(0.15, 0.35), 0.0 * drag)])
     else:
         _move_together(paths, [(hold, 0.0)])
     t_hold_end = lead.end_s
@@ -1470,7 +1470,7 @@ def grab_wrist(rng: np.random.Generator) -> MotionRecord:
     lower_held = c.travel_s([(held, lag.wrist_m, lag.angles_rad, *rest_states[held][:2])])
     lag.move(lower_held, *rest_states[held])
     lower_act = c.travel_s([(act, waypoint, act_angles, *rest_states[act][:2])])
-    lead.hold(0.3 * lower_held + c.offset_s).move(c.dur(0.3, 0.45), waypoint)
+    lead.hold(0.3 * lower_held + c.offset_s).move(c.dur(0.25, 0.35), waypoint)
     lead.move(lower_act, *rest_states[act])
     c.phase("lower", t, lead.end_s)
     times = c.times(max(lead.end_s, lag.end_s) + c.dur(0.05, 0.3))
