@@ -178,6 +178,54 @@ def _apply(rot: np.ndarray, vec: np.ndarray) -> np.ndarray:
     return np.einsum("tij,tj->ti", rot, vec)
 
 
+def rotation_to_quaternion(rot: np.ndarray) -> np.ndarray:
+    """Unit quaternions (..., 4) as (w, x, y, z) of rotation matrices (..., 3, 3)."""
+    m = np.asarray(rot, dtype=np.float64)
+    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    # Four candidate formulas; each frame uses the numerically largest.
+    cand = np.stack([
+        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
+                  m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
+                  m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
+        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
+                  1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], m[..., 1, 2] + m[..., 2, 1]], -1),
+        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0],
+                  m[..., 1, 2] + m[..., 2, 1], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1),
+    ], -2)
+    diag = np.stack([tr, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], -1)
+    best = np.take_along_axis(cand, diag.argmax(-1)[..., None, None], -2)[..., 0, :]
+    return best / np.linalg.norm(best, axis=-1, keepdims=True)
+
+
+def quaternion_to_rotation(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4) as (w, x, y, z)."""
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+    ], -1).reshape(q.shape[:-1] + (3, 3))
+
+
+def slerp_rotations(rot_a: np.ndarray, rot_b: np.ndarray, weight) -> np.ndarray:
+    """Rotations (T, 3, 3) between ``rot_a`` (weight 0) and ``rot_b`` (weight 1) along the
+    shortest arc, so an interpolated hand turns rather than flipping through a blend."""
+    qa, qb = rotation_to_quaternion(rot_a), rotation_to_quaternion(rot_b)
+    dot = (qa * qb).sum(-1)
+    qb = np.where(dot[..., None] < 0, -qb, qb)
+    dot = np.abs(dot)
+    w = np.broadcast_to(np.asarray(weight, dtype=np.float64), dot.shape)
+    angle = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin = np.sin(angle)
+    small = sin < 1e-6
+    safe = np.where(small, 1.0, sin)
+    ca = np.where(small, 1.0 - w, np.sin((1.0 - w) * angle) / safe)
+    cb = np.where(small, w, np.sin(w * angle) / safe)
+    q = ca[..., None] * qa + cb[..., None] * qb
+    return quaternion_to_rotation(q / np.linalg.norm(q, axis=-1, keepdims=True))
+
+
 # --------------------------------------------------------------------------- inverse kinematics
 
 
@@ -590,12 +638,11 @@ class BodyPose:
         forearm = unit(wrist - elbow)
         rest_fingers = unit(forearm + self.direction(np.array([0.12, 0.0, 0.0])))
         rest_palm = self.rest_palm_normal(side)
-        if fingers_dir is None or palm_normal is None:
-            fdir, pnorm = rest_fingers, rest_palm
-        else:
-            fdir = mix_dirs(rest_fingers, np.broadcast_to(fingers_dir, (T, 3)), orient_weight)
-            pnorm = mix_dirs(rest_palm, np.broadcast_to(palm_normal, (T, 3)), orient_weight)
-        rot = hand_rotation(fdir, pnorm)
+        rot = hand_rotation(rest_fingers, rest_palm)
+        if fingers_dir is not None and palm_normal is not None:
+            task = hand_rotation(np.broadcast_to(fingers_dir, (T, 3)),
+                                 np.broadcast_to(palm_normal, (T, 3)))
+            rot = slerp_rotations(rot, task, orient_weight)
         ang = POSES["relaxed"] if fingers is None else np.asarray(fingers, dtype=np.float64)
         self._arms[side] = (elbow, wrist, rot, np.broadcast_to(ang, (T, 5, 4)))
         self.pos[:, JOINT[f"{side[0]}_elbow"]] = elbow
@@ -641,8 +688,14 @@ def assemble(poses: list[BodyPose]) -> np.ndarray:
     for pose in poses:
         pose._finish_body()
     angles = np.stack([pose._arms[side][3] for pose in poses for side in SIDES])
-    scales = np.array([[pose.props.hand_scale] for pose in poses for _ in SIDES])
-    pts = hand_points(angles, "right", scales)[:, :, 1:]  # (2A, T, 20, 3) without the wrist
+    n_hands = len(angles)
+    # Finger poses hold still over long stretches (rest, holds): solve each run once.
+    flat = angles.reshape(-1, 20)
+    keep = np.concatenate([[True], np.any(flat[1:] != flat[:-1], axis=1)])
+    pts = hand_points(flat[keep].reshape(-1, 5, 4), "right")[:, 1:][np.cumsum(keep) - 1]
+    pts = pts.reshape(n_hands, T, 20, 3)
+    scales = np.array([pose.props.hand_scale for pose in poses for _ in SIDES])
+    pts *= scales[:, None, None, None]
     pts[0::2, ..., 1] *= -1.0  # left hands are mirror images
     out = np.empty((T, len(poses), NUM_JOINTS, 3))
     for a, pose in enumerate(poses):
@@ -650,6 +703,6 @@ def assemble(poses: list[BodyPose]) -> np.ndarray:
         for k, side in enumerate(SIDES):
             _, wrist, rot, _ = pose._arms[side]
             start = HAND_OFFSET[side]
-            out[:, a, start:start + 20] = np.einsum("tij,tkj->tki", rot, pts[2 * a + k]) + \
+            out[:, a, start:start + 20] = np.matmul(pts[2 * a + k], rot.transpose(0, 2, 1)) + \
                 wrist[:, None, :]
     return out

@@ -215,19 +215,33 @@ def _finish(clip: Clip, poses: list[BodyPose], designs: list[_Design],
                         agents=("A", "B"), label=clip.label, contacts=contacts, meta=meta)
 
 
-def min_separation_m(joints: np.ndarray) -> float:
+def min_separation_m(joints: np.ndarray, within_m: float = 0.05) -> float:
     """Closest distance (m) between any joint of agent 0 and any joint of agent 1 over a clip
-    (T, 2, J, 3)."""
-    a = joints[:, 0].astype(np.float64)
-    b = joints[:, 1].astype(np.float64)
-    lo = np.minimum(a.min(1), b.min(1))  # only frames whose boxes come within 5 cm matter
-    gap = np.maximum(a.min(1) - b.max(1), b.min(1) - a.max(1)).max(-1)
-    near = gap < 0.05
-    if not near.any():
-        return float(max(gap.min(), 0.05))
-    a, b = a[near] - lo[near, None], b[near] - lo[near, None]
-    d2 = (a ** 2).sum(-1)[:, :, None] + (b ** 2).sum(-1)[:, None, :] - 2.0 * a @ b.transpose(0, 2, 1)
-    return float(np.sqrt(max(d2.min(), 0.0)))
+    (T, 2, J, 3): exact when under ``within_m``, else ``within_m`` (a lower bound).
+
+    Only joints inside the other agent's bounding box grown by ``within_m`` can be that close,
+    so only those are compared: a float32 pass finds the closest frame, which is measured
+    again in float64 (float32 rounding moves the answer by well under 1e-5 m).
+    """
+    j = np.asarray(joints)
+    a, b = j[:, 0], j[:, 1]
+    inside_a = ((a >= b.min(1, keepdims=True) - within_m) &
+                (a <= b.max(1, keepdims=True) + within_m)).all(-1)
+    inside_b = ((b >= a.min(1, keepdims=True) - within_m) &
+                (b <= a.max(1, keepdims=True) + within_m)).all(-1)
+    frames = inside_a.any(1) & inside_b.any(1)
+    ja, jb = inside_a[frames].any(0), inside_b[frames].any(0)
+    if not frames.any():
+        return within_m
+    centre = j[frames].reshape(-1, 3).mean(0)
+    a32 = (a[frames][:, ja] - centre).astype(np.float32)
+    b32 = (b[frames][:, jb] - centre).astype(np.float32)
+    d2 = (a32 * a32).sum(-1)[:, :, None] + (b32 * b32).sum(-1)[:, None, :] - \
+        2.0 * np.matmul(a32, b32.transpose(0, 2, 1))
+    f = int(d2.reshape(len(d2), -1).min(1).argmin())
+    a64 = a[frames][f, ja].astype(np.float64)
+    b64 = b[frames][f, jb].astype(np.float64)
+    return float(min(np.sqrt(((a64[:, None] - b64[None]) ** 2).sum(-1)).min(), within_m))
 
 
 def _duet(label: str, has_contact: bool):
@@ -340,12 +354,13 @@ def _lead(weight: np.ndarray) -> np.ndarray:
 
 
 def _reach_arc(pose: BodyPose, side: str, target: np.ndarray, weight: np.ndarray,
-               lift_m: float = 0.05) -> np.ndarray:
+               lift_m: float = 0.05, forward_m: float = 0.06) -> np.ndarray:
     """Wrist path from the hanging rest to ``target`` (weight 0 -> 1), bulging forward/up so
-    the hand comes round in front of the body rather than through it."""
+    the hand comes round in front of the body rather than through it (a negative
+    ``forward_m`` keeps it near the body instead, clear of a partner close in front)."""
     rest = pose.rest_wrist(side)
     w = np.asarray(weight)
-    bulge = (4.0 * w * (1.0 - w))[:, None] * pose.direction(np.array([0.06, 0.0, lift_m]))
+    bulge = (4.0 * w * (1.0 - w))[:, None] * pose.direction(np.array([forward_m, 0.0, lift_m]))
     return mix(rest, target, w) + bulge
 
 
@@ -487,11 +502,26 @@ def _walk_up_and_greet(rng: np.random.Generator) -> MotionRecord:
 # --------------------------------------------------------------------------- slaps and bumps
 
 
+_HAND_CACHE: dict[tuple[bytes, str], np.ndarray] = {}
+
+
+def _standard_hand(fingers: np.ndarray, side: str) -> np.ndarray:
+    """hand21 points of a standard-size hand in a pose; design-time poses repeat, so cached
+    (points scale exactly with the hand's size)."""
+    key = (np.asarray(fingers, dtype=np.float64).tobytes(), side)
+    pts = _HAND_CACHE.get(key)
+    if pts is None:
+        if len(_HAND_CACHE) > 256:
+            _HAND_CACHE.clear()
+        pts = _HAND_CACHE[key] = hand_points(fingers, side)
+    return pts
+
+
 def _hand_points_world(props: Proportions, side: str, fingers_dir, palm_normal,
                        fingers: np.ndarray) -> np.ndarray:
     """(21, 3) joints of a hand with its palm centre at the origin."""
     rot = hand_rotation(unit(np.asarray(fingers_dir, float)), np.asarray(palm_normal, float))
-    pts = hand_points(fingers, side, props.hand_scale)
+    pts = _standard_hand(fingers, side) * props.hand_scale
     c = props.palm_centre() * ([1.0, -1.0, 1.0] if side == "left" else 1.0)
     return (pts - c) @ rot.T
 
@@ -533,15 +563,17 @@ def _rotate_about(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
 
 
 _CANON_DIR, _CANON_NORMAL = np.array([0.0, 0.0, -1.0]), np.array([0.0, -1.0, 0.0])
+_CLASP_CLEARANCE_M = 0.022  # between the joints of two clasped hands (bone centres)
 
 
 @functools.lru_cache(maxsize=None)
-def _clasp_layout(side_a: str, side_b: str, cross_deg: float, grip: float) -> tuple[float, float]:
+def _clasp_layout(side_a: str, side_b: str, cross_deg: float, grip: float,
+                  base: str = "relaxed") -> tuple[float, float]:
     """In-plane offset (along the fingers, across the hand) of hand b from hand a in a clasp
     where the two palms face each other with fingers crossed at ``cross_deg``: the offset
     that lets the palms come closest while every joint stays 2 cm from the other hand's,
     with the palm centres near each other. Standard hands; searched once per layout."""
-    pose = blend(POSES["relaxed"], POSES["grip"], grip)
+    pose = blend(POSES[base], POSES["grip"], grip)
     half = np.radians(cross_deg) / 2
     std = Proportions()
     a = _hand_points_world(std, side_a, _rotate_about(_CANON_DIR, _CANON_NORMAL, half),
@@ -565,16 +597,18 @@ def _clasp_layout(side_a: str, side_b: str, cross_deg: float, grip: float) -> tu
 
 
 def _clasp(props: tuple[Proportions, Proportions], sides: tuple[str, str],
-           fingers_dir: np.ndarray, normal_a: np.ndarray, cross_deg: float, grip: float):
+           fingers_dir: np.ndarray, normal_a: np.ndarray, cross_deg: float, grip: float,
+           base: str = "relaxed"):
     """Two hands clasped palm to palm (hand a's palm faces ``normal_a``), fingers crossed at
-    ``cross_deg`` about the average direction ``fingers_dir``, fingers curled by ``grip``.
+    ``cross_deg`` about the average direction ``fingers_dir``, fingers curled from the
+    ``base`` pose toward a grip by ``grip``.
 
     Returns wrist offsets from the clasp's centre, finger directions and palm normals (one
     per hand), and the finger pose.
     """
     n = unit(normal_a)
     f = unit(fingers_dir - (fingers_dir @ n) * n)
-    u, v = _clasp_layout(sides[0], sides[1], cross_deg, grip)
+    u, v = _clasp_layout(sides[0], sides[1], cross_deg, grip, base)
     scale = 0.5 * (props[0].hand_scale + props[1].hand_scale)
     half = np.radians(cross_deg) / 2
     # The canonical layout mapped onto this clasp's frame (normal, fingers, across).
@@ -583,10 +617,29 @@ def _clasp(props: tuple[Proportions, Proportions], sides: tuple[str, str],
     dirs = [rot @ _rotate_about(_CANON_DIR, _CANON_NORMAL, half),
             rot @ _rotate_about(_CANON_DIR, _CANON_NORMAL, -half)]
     normals = [n, -n]
-    pose = blend(POSES["relaxed"], POSES["grip"], grip)
+    pose = blend(POSES[base], POSES["grip"], grip)
     hands = [_hand_points_world(props[r], sides[r], dirs[r], normals[r], pose) for r in range(2)]
-    shift_b = scale * (u * f + v * unit(np.cross(n, f)))
-    gap = _separating_gap(hands[0], hands[1] + shift_b, n, 0.02)
+    across = unit(np.cross(n, f))
+    palm = list(_PALM)
+    # The standard layout, refined for these two hands' sizes (up to 2 cm either way), all
+    # candidates at once: the gap that clears every joint pair, then the score.
+    steps = np.linspace(-0.02, 0.02, 5)
+    du, dv = np.meshgrid(steps, steps, indexing="ij")
+    shifts = scale * ((u + du.ravel())[:, None] * f + (v + dv.ravel())[:, None] * across)
+    rel = (hands[1][None, None, :, :] + shifts[:, None, None, :]) - hands[0][None, :, None, :]
+    rel = rel.reshape(len(shifts), -1, 3)
+    vn = rel @ n
+    disc = vn ** 2 - ((rel ** 2).sum(-1) - _CLASP_CLEARANCE_M ** 2)
+    upper = np.where(disc > 0, -vn + np.sqrt(np.maximum(disc, 0.0)), 0.0)
+    gaps = np.maximum(upper.max(axis=1), 0.0)
+    moved = hands[1][palm][None] + shifts[:, None, :] + gaps[:, None, None] * n
+    palm_d = np.linalg.norm(hands[0][palm][None, :, None] - moved[:, None], axis=-1)
+    off = moved.mean(1) - hands[0][palm].mean(0)
+    off -= (off @ n)[:, None] * n
+    score = palm_d.reshape(len(shifts), -1).min(1) + 0.3 * np.linalg.norm(off, axis=1)
+    i = int(np.argmin(score))
+    best = (score[i], shifts[i], float(gaps[i]))
+    _, shift_b, gap = best
     centres = [np.zeros(3), shift_b + gap * n]
     mid = 0.5 * (centres[0] + centres[1])
     wrists = [centres[r] - mid + _palm_to_wrist(props[r], sides[r], dirs[r], normals[r])
@@ -1120,13 +1173,13 @@ def _point_and_look(rng: np.random.Generator) -> MotionRecord:
     clip = _sample_clip(rng, "point_and_look", distance=(1.2, 2.5), offset=(0.3, 0.9))
     lag = clip.offset_s
     hold = clip.uniform(1.0, 2.0)
-    nominal = 0.4 + 0.6 + lag + hold + 0.6 + 0.4
+    nominal = 0.4 + 0.75 + lag + hold + 0.8 + 0.4
     k = clip.tempo(nominal)
     t0 = clip.uniform(0.2, 0.6)
-    t_up = t0 + 0.6 * k
+    t_up = t0 + 0.75 * k
     t_hold = t_up + hold * k
-    t_down = t_hold + 0.6 * k
-    f0, f1 = t0 + lag, t0 + lag + 0.6 * k
+    t_down = t_hold + 0.8 * k
+    f0, f1 = t0 + lag, t0 + lag + 0.7 * k
     t = clip.frames(t_down + 0.3 * k + clip.uniform(0.3, 0.6))
     T = len(t)
     s = clip.scale
@@ -1628,24 +1681,35 @@ def _side_by_side(clip: Clip, raise_up: bool) -> MotionRecord:
         h_low[:, 0] += 0.1 * clip.amplitude * s * np.sin(2 * np.pi * 0.9 / k * (t - t_m0)) * \
             window(t, t_m0, t_m0 + 0.4 * k, t_m1 - 0.4 * k, t_m1)
     up_w = window(t, t_m0, t_m0 + 1.0 * k, t_m1 - 0.9 * k, t_m1) if raise_up else np.zeros(T)
-    h_high = np.stack([centre[:, 0] + 0.1 * s, centre[:, 1], np.full(T, 1.9 * s)], -1)
+    # Raised as high as the shorter reach allows (92 % of the arm, wrist below the palm).
+    z_top = min(_SHOULDER_OFFSET[2] * p.body_scale + np.sqrt(
+        max((0.92 * p.arm_m) ** 2 - (0.5 * width - 0.18 * p.body_scale) ** 2 - (0.1 * s) ** 2,
+            0.01)) for p in clip.props) + 0.05 * s
+    h_high = np.stack([centre[:, 0] + 0.1 * s, centre[:, 1], np.full(T, z_top)], -1)
     for r, (pose, side) in enumerate(zip(poses, ("right", "left"))):
         start = t0 + (lag if r else 0.0)
         join = window(t, start, start + 0.8 * k, t_rel0 + 0.2 * k, t_rel1) if release else \
             ramp(t, start, start + 0.8 * k)
         # Hands arrive (and leave) a few centimetres apart across the palms, then close in:
         # the fingers open before they part.
-        close = window(t, t_join - 0.25 * k, t_join, t_rel0, t_rel0 + 0.25 * k) if release else \
-            ramp(t, t_join - 0.25 * k, t_join)
+        # The fingers take their shape while the hands are still apart; the hands then close
+        # straight across the palms (clear all the way in), and part the same way.
+        close = window(t, t_join - 0.25 * k, t_join, t_rel0, t_rel0 + 0.25 * k) \
+            if release else ramp(t, t_join - 0.25 * k, t_join)
+        curl = window(t, t_join - 0.5 * k, t_join - 0.25 * k, t_rel0 + 0.25 * k,
+                      t_rel0 + 0.45 * k) if release else ramp(t, t_join - 0.5 * k, t_join - 0.25 * k)
         apart = (normal if r else -normal) * (0.06 * s) * (1.0 - close)[:, None]
-        target = mix(h_low + low[0][r], h_high + high[0][r], up_w) + apart
+        # Raised in a forward arc, arms long, so the inner elbows stay apart.
+        arc = pose.direction(np.array([0.3 * s, 0.0, 0.0])) * (4 * up_w * (1 - up_w))[:, None]
+        target = mix(h_low + low[0][r], h_high + high[0][r], up_w) + apart + arc
         fdir = mix_dirs(low[1][r], high[1][r], up_w)
         sgn = 1.0 if side == "left" else -1.0
-        hint = mix_dirs(pose.direction(np.array([-0.5, 0.4 * sgn, -1.0])),
-                        pose.direction(np.array([0.0, 1.0 * sgn, 0.2])), up_w)
+        # Inner arms: elbows back (low) or forward (raised), never toward the partner.
+        hint = mix_dirs(pose.direction(np.array([-0.8, -0.1 * sgn, -1.0])),
+                        pose.direction(np.array([0.8, -0.1 * sgn, -0.6])), up_w)
         pose.set_arm(side, _reach_arc(pose, side, target, join, 0.03), elbow_hint=hint,
                      fingers_dir=fdir, palm_normal=low[2][r], orient_weight=_lead(join),
-                     fingers=blend(POSES["relaxed"], blend(_OPEN_HAND, hold, close), join))
+                     fingers=blend(POSES["relaxed"], blend(POSES["flat"], hold, curl), join))
         ahead = pose.to_world(np.array([4.0, 0.0, 1.6 * s]))
         p_a, y_a = pose.look_angles(ahead)
         glance = window(t, t_join - 0.3 * k, t_join, t_join + 0.3 * k, t_m0 + 0.6 * k)
@@ -1692,7 +1756,7 @@ def _hug(rng: np.random.Generator) -> MotionRecord:
     lag = clip.offset_s
     approach = clip.uniform(1.0, 1.4)
     hold = clip.uniform(0.9, 2.0)
-    nominal = 0.3 + approach + lag + 0.5 + hold + 0.6 + 0.9 + 0.3
+    nominal = 0.3 + approach + lag + 0.5 + hold + 0.9 + 0.9 + 0.3
     k = clip.tempo(nominal)
     t0 = clip.uniform(0.2, 0.4)
     t_close = t0 + approach * k
@@ -1700,7 +1764,7 @@ def _hug(rng: np.random.Generator) -> MotionRecord:
     t_wrap0 = t0 + 0.55 * approach * k
     t_wrap1 = f_close + 0.45 * k
     t_rel0 = t_wrap1 + hold * k
-    t_rel1 = t_rel0 + 0.6 * k
+    t_rel1 = t_rel0 + 0.9 * k
     t_back1 = t_rel1 + 0.9 * k
     t = clip.frames(t_back1 + clip.uniform(0.3, 0.5))
     T = len(t)
@@ -1717,7 +1781,7 @@ def _hug(rng: np.random.Generator) -> MotionRecord:
     wrap = [window(t, t_wrap0, t_wrap1, t_rel0, t_rel1),
             window(t, t_wrap0 + lag, t_wrap1, t_rel0, t_rel1)]
     t_mid = max(f_close, t_wrap1 - 0.3 * k)
-    t_rel_mid = t_rel0 + 0.3 * k
+    t_rel_mid = t_rel0 + 0.4 * k
     sway = 0.06 * clip.amplitude * np.sin(2 * np.pi * 0.5 / k * (t - t_wrap1)) * \
         window(t, t_wrap1, t_wrap1 + 0.4 * k, t_rel0 - 0.4 * k, t_rel0)
     poses = _poses(clip, roots, (0.0, np.pi),
@@ -1778,3 +1842,286 @@ def _hug(rng: np.random.Generator) -> MotionRecord:
     clip.distance_m = float(d0)
     clip.extra["embrace_distance_m"] = round(float(d1), 4)
     return _finish(clip, poses, designs, phases)
+
+
+# --------------------------------------------------------------------------- dancing
+
+
+def _rotate_xy(points: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Points (T, k) (k = 2 or 3) turned by ``angle`` (T,) about the vertical through the
+    origin."""
+    c, s = np.cos(angle), np.sin(angle)
+    out = np.array(points, dtype=np.float64, copy=True)
+    out[:, 0] = c * points[:, 0] - s * points[:, 1]
+    out[:, 1] = s * points[:, 0] + c * points[:, 1]
+    return out
+
+
+@_duet("dance_holding_hands", True)
+def _dance_holding_hands(rng: np.random.Generator) -> MotionRecord:
+    """Facing each other, both hands joined, the two sway from side to side in step or turn
+    round together."""
+    clip = _sample_clip(rng, "dance_holding_hands", distance=(0.6, 0.8), reps=(2, 4),
+                        offset=(0.0, 0.3))
+    lag = clip.offset_s
+    circle = bool(clip.rng.random() < 0.45)
+    hz = clip.uniform(0.45, 0.7)
+    dance_s = clip.repetitions / hz if not circle else clip.uniform(2.0, 3.5)
+    nominal = 0.3 + 0.8 + lag + 0.2 + dance_s + 0.8 + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.4)
+    t_join = t0 + lag + 0.8 * k
+    t_d0 = t_join + 0.2 * k
+    t_d1 = t_d0 + dance_s * k
+    t_rel1 = t_d1 + 0.8 * k
+    t = clip.frames(t_rel1 + clip.uniform(0.3, 0.5))
+    T = len(t)
+    s = clip.scale
+    reach = clip.uniform(0.74, 0.84)
+    z = _meeting_height(clip, (1.05, 1.22), reach, 0.0)
+    w = clip.uniform(0.17, 0.24) * s
+    normal = np.array([1.0, 0.0, 0.0])
+    clasps = [_clasp(clip.props, ("right", "left"), np.array([0.0, 0.0, 1.0]), normal, 40.0, 0.35),
+              _clasp(clip.props, ("left", "right"), np.array([0.0, 0.0, 1.0]), normal, 40.0, 0.35)]
+    meets = [np.array([0.0, -w, z]), np.array([0.0, w, z])]
+    hands = (("right", "left"), ("left", "right"))  # per role, the hand in each clasp
+    x_roots = [np.mean([_root_x_for_reach(clip.props[r], hands[r][pair], meets[pair] +
+                                          clasps[pair][0][r], 1.0 - 2 * r, reach)
+                        for pair in range(2)]) for r in range(2)]
+    shift = 0.5 * (x_roots[0] + x_roots[1])
+    x_roots = [x - shift for x in x_roots]
+    meets = [m - [shift, 0.0, 0.0] for m in meets]
+    clip.distance_m = float(x_roots[1] - x_roots[0])
+    env = window(t, t_d0, t_d0 + 0.4 * k, t_d1 - 0.4 * k, t_d1)
+    if circle:
+        turn = (1 if clip.rng.random() < 0.5 else -1) * clip.uniform(0.5, 1.4) * np.pi * \
+            min(clip.amplitude, 1.2)
+        angle = turn * travel(t, t_d0, t_d1, 0.5 * k)
+        sway = np.zeros(T)
+        clip.extra["turn_rad"] = round(float(turn), 4)
+    else:
+        angle = np.zeros(T)
+        sway = 0.11 * clip.amplitude * s * np.sin(2 * np.pi * hz / k * (t - t_d0)) * env
+        clip.extra["sway_hz"] = round(hz * clip.speed, 3)
+    clip.extra["variant"] = "circle" if circle else "sway"
+    bounce = np.zeros((T, 3))
+    bounce[:, 2] = -0.015 * s * (1 - np.cos(4 * np.pi * hz / k * (t - t_d0))) * env
+    roots = [_rotate_xy(np.stack([np.full(T, x), sway], -1), angle) for x in x_roots]
+    lean = 0.5 * np.gradient(sway, t) * 0.4
+    poses = [BodyPose(clip.props[r], roots[r], angle + (0.0, np.pi)[r], pelvis_shift=bounce,
+                      spine_side=lean * (1 if r == 0 else -1), spine_bend=0.04 * env)
+             for r in range(2)]
+    designs = []
+    for pair, (meet, clasp) in enumerate(zip(meets, clasps)):
+        centre = _rotate_xy(np.stack([np.full(T, meet[0]), meet[1] + sway, np.full(T, meet[2])],
+                                     -1), angle)
+        for r, pose in enumerate(poses):
+            side = hands[r][pair]
+            start = t0 + (lag if r else 0.0)
+            join = window(t, start, start + 0.8 * k, t_d1 + 0.1 * k, t_rel1)
+            # The fingers take their shape while the hands are still apart; the hands then
+            # close straight across the palms (clear all the way in), and part the same way.
+            close = window(t, t_join - 0.25 * k, t_join, t_d1, t_d1 + 0.25 * k)
+            curl = window(t, t_join - 0.5 * k, t_join - 0.25 * k, t_d1 + 0.25 * k, t_d1 + 0.45 * k)
+            apart = (-1.0 if r == 0 else 1.0) * 0.05 * s * (1.0 - close)
+            turn3 = lambda v: _rotate_xy(np.broadcast_to(v, (T, 3)), angle)  # noqa: E731
+            target = centre + turn3(clasp[0][r]) + turn3(normal) * apart[:, None]
+            sgn = 1.0 if side == "left" else -1.0
+            pose.set_arm(side, _reach_arc(pose, side, target, join, 0.05),
+                         elbow_hint=pose.direction(np.array([-0.3, 0.5 * sgn, -1.0])),
+                         fingers_dir=turn3(clasp[1][r]), palm_normal=turn3(clasp[2][r]),
+                         orient_weight=_lead(join),
+                         fingers=blend(POSES["relaxed"], blend(POSES["flat"], clasp[3], curl), join))
+        designs.append(_Design(0, f"{('right', 'left')[pair]}_hand", 1,
+                               f"{('left', 'right')[pair]}_hand", t_join - 0.2, t_d1 + 0.3))
+    _look_at_partner(poses)
+    phases = _ordered([("rest", 0, t0), ("join", t0, t_d0), ("turn" if circle else "sway", t_d0, t_d1),
+                       ("release", t_d1, t_rel1), ("rest", t_rel1, t[-1] + 1e-3)])
+    return _finish(clip, poses, designs, phases)
+
+
+_CAKE_BEATS = ("clap", "both", "clap", "cross_right", "clap", "cross_left")
+
+
+@_duet("pat_a_cake", True)
+def _pat_a_cake(rng: np.random.Generator) -> MotionRecord:
+    """A clapping game face to face: each claps, then both palms meet the partner's, then
+    right hand to right hand across, then left to left, in rhythm."""
+    clip = _sample_clip(rng, "pat_a_cake", distance=(0.55, 0.7), reps=(1, 2),
+                        offset=(0.0, 0.05), speed=(0.8, 1.3))
+    beat = clip.uniform(0.32, 0.45)
+    beats = 6 * clip.repetitions
+    nominal = 0.3 + 0.8 + beats * beat + 0.8 + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.4)
+    t_first = t0 + 0.8 * k
+    hits = t_first + np.arange(beats) * beat * k
+    t_end = hits[-1] + 0.8 * k
+    t = clip.frames(t_end + clip.uniform(0.3, 0.5))
+    T = len(t)
+    s = clip.scale
+    reach = clip.uniform(0.8, 0.88)
+    z = _meeting_height(clip, (1.12, 1.28), reach, 0.1)
+    w = clip.uniform(0.16, 0.22) * s
+    flat = POSES["flat"]
+    up = unit(np.array([0.0, 0.0, 1.0]))
+    fwd = np.array([1.0, 0.0, 0.0])
+    # Palm pairs: (leader hand, follower hand, meeting y, leader palm normal).
+    # Mirror-image hands (right to left) would meet thumb to thumb: a clasp layout shifts
+    # them across so the palms meet.
+    both_r = _clasp(clip.props, ("right", "left"), up, fwd, 0.0, 0.0, "flat")[0]
+    both_l = _clasp(clip.props, ("left", "right"), up, fwd, 0.0, 0.0, "flat")[0]
+    cross_r = _palm_pair_offsets(clip.props, ("right", "right"), (up, up), fwd, (flat, flat))
+    cross_l = _palm_pair_offsets(clip.props, ("left", "left"), (up, up), fwd, (flat, flat))
+    x_roots = [_root_x_for_reach(clip.props[r], "right", np.array([0.0, 0.0, z]) + cross_r[r],
+                                 1.0 - 2 * r, reach) for r in range(2)]
+    mid = 0.5 * (x_roots[0] + x_roots[1])
+    x_roots = [x - mid for x in x_roots]
+    clip.distance_m = float(x_roots[1] - x_roots[0])
+    poses = _poses(clip, _facing_roots(clip, clip.distance_m), (0.0, np.pi),
+                   spine_bend=[0.05 * window(t, t0, t_first, hits[-1], t_end)] * 2)
+    hold = 0.07 * k
+    designs = []
+    for r, pose in enumerate(poses):
+        f = 1.0 - 2 * r  # +1: facing +X
+        sl = clip.props[r].body_scale
+        x_self = x_roots[r]
+        for side in SIDES:
+            sgn = 1.0 if side == "left" else -1.0  # in the agent's own frame
+            rest = pose.rest_wrist(side)[0]
+            own_palm = np.array([0.0, -sgn * f, 0.0])  # palms of a clap face each other
+            clap_centre = np.array([x_self + f * 0.2 * sl, sgn * f * 0.014 * sl, z - 0.05])
+            clap = clap_centre + _palm_to_wrist(clip.props[r], side, unit([0.2 * f, 0, 1]), own_palm)
+            ready = np.array([x_self + f * 0.2 * sl, sgn * f * 0.14 * sl, z - 0.12]) + \
+                _palm_to_wrist(clip.props[r], side, up, fwd * f)
+            # Orientation keys only at the beats: to and from rest the hand follows the forearm
+            # (set_arm's relaxed orientation), so it never flips through a degenerate blend.
+            keys_t, keys_w, keys_f, keys_p = [t0], [rest], [], []
+            for i, h in enumerate(hits):
+                kind = _CAKE_BEATS[i % 6]
+                if kind == "clap":
+                    wr, fd, pn = clap, unit(np.array([0.2 * f, 0.0, 1.0])), own_palm
+                elif kind == "both":
+                    pair = both_r if (side == "right") == (r == 0) else both_l
+                    y = -w * f * (1 if side == "right" else -1)
+                    wr, fd, pn = np.array([0.0, y, z]) + pair[r], up, fwd * f
+                elif (kind == "cross_right") == (side == "right"):
+                    pair = cross_r if side == "right" else cross_l
+                    wr, fd, pn = np.array([0.0, 0.0, z]) + pair[r], up, fwd * f
+                else:
+                    wr, fd, pn = ready, up, fwd * f
+                # Arrive, press briefly, and come back a little toward the chest between beats.
+                keys_t += [h - 0.5 * beat * k + 0.02, h, h + hold] if i else [h, h + hold]
+                back = wr - np.array([f * 0.06 * sl, 0.0, -0.02])
+                keys_w += ([back, wr, wr] if i else [wr, wr])
+                keys_f += [fd] * (3 if i else 2)
+                keys_p += [pn] * (3 if i else 2)
+            keys_t.append(t_end)
+            keys_w.append(rest)
+            kt = np.asarray(keys_t)
+            wrist = keyframes(t, kt, np.asarray(keys_w))
+            fdir = keyframes(t, kt[1:-1], np.asarray(keys_f))
+            palm = keyframes(t, kt[1:-1], np.asarray(keys_p))
+            active = window(t, t0, t_first, hits[-1] + hold, t_end)
+            pose.set_arm(side, wrist, elbow_hint=pose.direction(np.array([-0.4, 0.5 * sgn, -1.0])),
+                         fingers_dir=fdir, palm_normal=palm, orient_weight=_lead(active),
+                         fingers=blend(POSES["relaxed"], flat, active))
+    for i, h in enumerate(hits):
+        kind = _CAKE_BEATS[i % 6]
+        pairs = {"both": [("right", "left"), ("left", "right")],
+                 "cross_right": [("right", "right")], "cross_left": [("left", "left")]}
+        for a, b in pairs.get(kind, []):
+            designs.append(_Design(0, f"{a}_palm", 1, f"{b}_palm", h - 0.1 * k, h + hold + 0.1 * k))
+    _look_at_partner(poses)
+    phases = [("rest", 0, t0), ("ready", t0, t_first - 0.1 * k)]
+    for i, h in enumerate(hits):
+        phases.append((_CAKE_BEATS[i % 6], h - 0.1 * k, h + 0.5 * beat * k))
+    phases += [("lower", hits[-1] + 0.5 * beat * k, t_end), ("rest", t_end, t[-1] + 1e-3)]
+    clip.extra["beat_s"] = round(beat * k, 4)
+    return _finish(clip, poses, designs, _ordered(phases))
+
+
+@_duet("twirl_partner", True)
+def _twirl_partner(rng: np.random.Generator) -> MotionRecord:
+    """The leader raises the joined hands and the follower turns round underneath them."""
+    clip = _sample_clip(rng, "twirl_partner", distance=(0.5, 0.6), reps=(1, 2),
+                        offset=(0.05, 0.3))
+    lag = clip.offset_s
+    per_turn = clip.uniform(1.2, 1.7)
+    nominal = 0.3 + 0.8 + lag + 0.6 + clip.repetitions * per_turn + 0.6 + 0.7 + 0.3
+    k = clip.tempo(nominal)
+    t0 = clip.uniform(0.2, 0.4)
+    t_join = t0 + lag + 0.8 * k
+    t_up = t_join + 0.6 * k
+    t_spin = t_up + clip.repetitions * per_turn * k
+    t_down = t_spin + 0.6 * k
+    t_rel = t_down + 0.7 * k
+    t = clip.frames(t_rel + 0.2 * k + clip.uniform(0.3, 0.5))
+    T = len(t)
+    sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
+    direction = 1.0 if clip.rng.random() < 0.5 else -1.0
+    clip.extra.update(turns=clip.repetitions, turn_direction="left" if direction > 0 else "right")
+    # The follower's hand, fingers up, turns about the vertical through its palm centre; the
+    # leader's cupped hand rests over it, as close as every turned position allows.
+    f_fingers, f_palm0 = np.array([0.0, 0.0, 1.0]), np.array([-1.0, 0.0, 0.0])
+    l_fingers, l_palm = unit(np.array([1.0, 0.0, -0.25])), np.array([0.0, 0.0, -1.0])
+    l_pose, f_pose = POSES["cup"], POSES["flat"]  # in reach of each other at every angle
+    lead_hand = _hand_points_world(clip.props[0], "right", l_fingers, l_palm, l_pose)
+    gap = 0.0
+    for a in np.linspace(0.0, 2 * np.pi, 12, endpoint=False):
+        pn = np.array([np.cos(np.pi + a), np.sin(np.pi + a), 0.0])
+        fh = _hand_points_world(clip.props[1], "left", f_fingers, pn, f_pose)
+        gap = max(gap, _separating_gap(fh, lead_hand, np.array([0.0, 0.0, 1.0]), 0.024))
+    z_low = clip.uniform(1.05, 1.15) * sf
+    z_high = (_SHOULDER_OFFSET[2] + clip.uniform(0.13, 0.18)) * sf
+    y_hold = -0.06 * sf
+    l_wrist_off = np.array([0.0, 0.0, gap]) + _palm_to_wrist(clip.props[0], "right", l_fingers, l_palm)
+    # The follower stands at the origin; the leader where the raised hold is ~92 % of its
+    # reach, at least 0.47 m away (the follower's arms sweep round as it turns): a short
+    # leader holds the hands lower.
+    reach = clip.uniform(0.9, 0.95)
+    for _ in range(4):
+        pivot_hi = np.array([-0.12 * sf, y_hold, z_high])
+        x_l = _root_x_for_reach(clip.props[0], "right", pivot_hi + l_wrist_off, 1.0, reach)
+        if x_l <= -0.47 * clip.scale:
+            break
+        z_high -= 0.04 * sf
+    clip.distance_m = float(-x_l)
+    spin = direction * 2 * np.pi * clip.repetitions * travel(t, t_up, t_spin, 0.35 * per_turn * k)
+    yaw_f = np.pi + spin
+    root_l = np.zeros((T, 2))
+    root_l[:, 0] = x_l
+    lift = window(t, t_join, t_up, t_spin, t_down)
+    poses = [BodyPose(clip.props[0], root_l, 0.0, spine_bend=0.08 * lift),
+             BodyPose(clip.props[1], np.zeros((T, 2)), yaw_f)]
+    lead, foll = poses
+    pivot = np.stack([np.full(T, -0.12 * sf), np.full(T, y_hold), z_low + (z_high - z_low) * lift], -1)
+    # Follower: palm faces its own front as it turns.
+    palm_f = np.stack([np.cos(yaw_f), np.sin(yaw_f), np.zeros(T)], -1)
+    wrist_f = foll.wrist_for_palm("left", pivot, f_fingers, palm_f)
+    join_f = window(t, t0 + lag, t_join, t_down + 0.35 * k, t_rel + 0.2 * k)
+    close = window(t, t_join - 0.25 * k, t_join, t_down + 0.1 * k, t_down + 0.35 * k)
+    held_f = wrist_f + np.array([0.0, 0.0, -0.06]) * (1 - close)[:, None]  # part vertically
+    foll.set_arm("left", _reach_arc(foll, "left", held_f, join_f, 0.0, -0.12),
+                 # Out and forward: never along the arm, which sweeps round as it turns.
+                 elbow_hint=foll.direction(np.array([1.0, 0.8, -0.3])), fingers_dir=f_fingers,
+                 palm_normal=palm_f, orient_weight=_lead(join_f),
+                 fingers=blend(POSES["relaxed"], f_pose, join_f))
+    join_l = window(t, t0, t_join - 0.1 * k, t_down + 0.35 * k, t_rel + 0.2 * k)
+    held_l = pivot + l_wrist_off + np.array([0.0, 0.0, 0.06]) * (1 - close)[:, None]
+    curl_l = window(t, t_join - 0.6 * k, t_join - 0.3 * k, t_down + 0.35 * k, t_rel)
+    lead.set_arm("right", _reach_arc(lead, "right", held_l, join_l, 0.0, -0.12),
+                 elbow_hint=lead.direction(np.array([-0.2, -0.6, -0.8])), fingers_dir=l_fingers,
+                 palm_normal=l_palm, orient_weight=_lead(join_l),
+                 fingers=blend(POSES["relaxed"], blend(POSES["flat"], l_pose, curl_l), join_l))
+    pitch, yaw = lead.look_angles(foll.joint("head"))
+    lead.set_head(pitch, yaw)
+    # The follower watches the leader except while turning (no snapping of the head).
+    pitch, yaw = foll.look_angles(lead.joint("head"))
+    watch = 1.0 - window(t, t_up - 0.1 * k, t_up + 0.15 * k, t_spin - 0.15 * k, t_spin + 0.1 * k)
+    foll.set_head(pitch * watch, yaw * watch)
+    phases = _ordered([("rest", 0, t0), ("join", t0, t_join), ("raise", t_join, t_up),
+                       ("twirl", t_up, t_spin), ("lower", t_spin, t_down),
+                       ("release", t_down, t_rel), ("rest", t_rel, t[-1] + 1e-3)])
+    return _finish(clip, poses, [_Design(0, "right_hand", 1, "left_hand", t_join - 0.3,
+                                         t_down + 0.3)], phases)
