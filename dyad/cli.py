@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dyad.generator.serve_cli",
     "dyad.training.train_cli",
     "dyad.retarget.cli",
+    "dyad.retarget.retarget_cli",
     "dyad.sim.render_cli",
     "dyad.sim.validate_cli",
     "dyad.bench.cli",

@@ -1,0 +1,535 @@
+"""Sphere models of a robot's links, and the clearance terms the IK keeps between them.
+
+Every collision geom of the model (``contype`` or ``conaffinity`` set, the geoms the MuJoCo sim
+gate collides) is covered by spheres fitted to its bounding box in the geom's own frame: a
+chain along the long axis when the cross-section is roundish (fingers, limbs), a grid over the
+two long axes when the box is flat (palms). Corners of boxes stay outside the spheres; the
+clearance margin absorbs that. Only the collision geoms are compiled (in a small model of their
+own), so a humanoid's visual meshes cost nothing.
+
+:class:`SphereClearance` keeps chosen groups of spheres (left hand, right forearm, trunk, ...)
+apart: for every candidate pair closer than ``margin_m`` (surface to surface) it yields a
+residual ``margin - distance`` and its Jacobian row from Pinocchio's frame Jacobians. Pairs
+already closer than the margin in the rest pose (neighbouring links) are left out, as the sim
+gate exempts them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model_loading import compile_spec
+from .robot_model import RobotModel
+
+_CACHE: dict[tuple[str, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+_LOCK = threading.Lock()
+# Spheres along an axis are this many radii apart: their surfaces overlap, so the axis and a
+# band around it are covered without gaps.
+_SPACING_RADII = 1.2
+# A cross-section whose second half-size is at most this many times the smallest is covered by
+# one chain of spheres of the second half-size; flatter boxes get a grid of the smallest.
+_ROUND_RATIO = 1.6
+# A group bounded by one sphere on one frame must fit in this radius (a hand does, a trunk
+# whose legs swing does not and gets one bound per body).
+_MAX_ANCHOR_RADIUS_M = 0.3
+# A sphere in a mesh's box whose centre is less deep inside the mesh's hull than this fraction
+# of its radius covers mostly empty space and is dropped.
+_MIN_INSCRIBED_FRACTION = 0.4
+
+
+def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres: int = 12
+                    ) -> tuple[np.ndarray, float]:
+    """Spheres covering the core of a box: (n, 3) centres in the box's frame and their radius.
+
+    Args:
+        center_m: (3,) box centre.
+        half_sizes_m: (3,) half sizes along the box axes.
+        max_spheres: at most this many; the radius grows (up to the middle half-size) until
+            they suffice.
+    """
+    h = np.asarray(half_sizes_m, dtype=float)
+    order = np.argsort(h)  # smallest, middle, largest
+    small, middle = max(h[order[0]], 1e-4), max(h[order[1]], 1e-4)
+    radius = middle if middle <= _ROUND_RATIO * small else small
+    while True:
+        grids = []
+        for axis in range(3):
+            reach = max(h[axis] - radius, 0.0)
+            n = 1 + int(np.ceil(2.0 * reach / (_SPACING_RADII * radius) - 1e-9)) if reach > 0 else 1
+            grids.append(np.linspace(-reach, reach, n))
+        count = int(np.prod([len(g) for g in grids]))
+        if count <= max_spheres or radius >= middle:
+            break
+        radius = min(radius * 1.15, middle)
+    mesh = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, 3)
+    return mesh + np.asarray(center_m, dtype=float), float(radius)
+
+
+def robot_link_spheres(robot: RobotModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Body name -> ((n, 3) sphere centres in the body frame, (n,) radii), for every body with
+    collision geoms. Cached per robot (name and model text)."""
+    key = (robot.name, hash(robot.model_xml))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is None:
+            hit = _CACHE[key] = _fit_link_spheres(robot.model_xml, robot.name)
+        return hit
+
+
+def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    import mujoco
+
+    spec = mujoco.MjSpec.from_string(model_xml)
+    mini = mujoco.MjSpec()
+    added: set[str] = set()
+    owners: list[str] = []
+    for body in spec.bodies:
+        geoms = [g for g in body.geoms if g.contype or g.conaffinity]
+        if not geoms or body.name == "world":
+            continue
+        target = mini.worldbody.add_body(name=body.name)
+        for geom in geoms:
+            kwargs = dict(type=geom.type, size=list(geom.size), pos=list(geom.pos))
+            quat = geom.quat
+            if geom.alt.type != mujoco.mjtOrientation.mjORIENTATION_QUAT:
+                quat = spec.resolve_orientation(bool(spec.compiler.degree),
+                                                spec.compiler.eulerseq, geom.alt)
+            kwargs["quat"] = list(quat)
+            if not np.isnan(geom.fromto[0]):
+                kwargs["fromto"] = list(geom.fromto)
+            if geom.type == mujoco.mjtGeom.mjGEOM_MESH:
+                mesh = spec.mesh(geom.meshname)
+                if mesh.name not in added:
+                    copy = mini.add_mesh(name=mesh.name, file=mesh.file, scale=list(mesh.scale),
+                                         refpos=list(mesh.refpos), refquat=list(mesh.refquat),
+                                         inertia=mesh.inertia)
+                    if len(mesh.uservert):
+                        copy.uservert = list(mesh.uservert)
+                        copy.userface = list(mesh.userface)
+                    added.add(mesh.name)
+                kwargs["meshname"] = mesh.name
+            target.add_geom(**kwargs)
+            owners.append(body.name)
+    if not owners:
+        return {}
+    model = compile_spec(mini, source)
+    out: dict[str, list] = {}
+    for g in range(model.ngeom):
+        body = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.geom_bodyid[g]))
+        centres, radius = fit_box_spheres(model.geom_aabb[g, :3], model.geom_aabb[g, 3:])
+        radii = np.full(len(centres), radius)
+        mesh = int(model.geom_dataid[g])
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and mesh >= 0:
+            # A mesh rarely fills its box: shrink each sphere to fit inside the convex hull
+            # (what MuJoCo collides), and drop those whose centre is outside or barely in.
+            depth = _hull_depth(model, mesh, centres)
+            keep = depth >= _MIN_INSCRIBED_FRACTION * radius
+            if keep.any():
+                centres, radii = centres[keep], np.minimum(radii[keep], depth[keep])
+        rot = np.empty(9)
+        mujoco.mju_quat2Mat(rot, model.geom_quat[g])
+        centres = model.geom_pos[g] + centres @ rot.reshape(3, 3).T
+        entry = out.setdefault(body, [[], []])
+        entry[0].append(centres)
+        entry[1].append(radii)
+    return {b: (np.concatenate(c), np.concatenate(r)) for b, (c, r) in out.items()}
+
+
+def _hull_depth(model, mesh: int, points: np.ndarray) -> np.ndarray:
+    """Depth of points (mesh frame) inside a mesh's convex hull: the distance to the nearest
+    hull face, negative outside. Uses the hull MuJoCo computed (``mesh_graph``)."""
+    verts = model.mesh_vert[model.mesh_vertadr[mesh]:model.mesh_vertadr[mesh]
+                            + model.mesh_vertnum[mesh]]
+    adr = model.mesh_graphadr[mesh]
+    if adr < 0:  # no hull stored: fall back to the vertices' bounding box
+        lo, hi = verts.min(axis=0), verts.max(axis=0)
+        return np.minimum(points - lo, hi - points).min(axis=1)
+    graph = model.mesh_graph
+    numvert, numface = int(graph[adr]), int(graph[adr + 1])
+    start = adr + 2 + 2 * numvert + numvert + 3 * numface
+    faces = graph[start:start + 3 * numface].reshape(numface, 3)
+    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    normals = np.cross(b - a, c - a)
+    area = np.linalg.norm(normals, axis=1)
+    # Sliver faces (three almost collinear vertices) have no reliable normal.
+    extent = float(np.ptp(verts, axis=0).max())
+    good = area > 1e-6 * extent * extent
+    normals, a = normals[good] / area[good, None], a[good]
+    # Orient every normal away from the hull's centre.
+    flip = ((a - verts.mean(axis=0)) * normals).sum(axis=1) < 0
+    normals[flip] *= -1.0
+    offsets = (normals * a).sum(axis=1)
+    return (offsets[None, :] - points @ normals.T).min(axis=1)
+
+
+@dataclass(frozen=True)
+class SphereSet:
+    """Spheres fixed to Pinocchio frames.
+
+    Attributes:
+        frame_ids: (S,) frame of each sphere.
+        centers_local_m: (S, 3) centres in those frames.
+        radii_m: (S,) radii.
+        group: (S,) group index of each sphere.
+        group_names: name of each group.
+    """
+
+    frame_ids: np.ndarray
+    centers_local_m: np.ndarray
+    radii_m: np.ndarray
+    group: np.ndarray
+    group_names: tuple[str, ...]
+
+
+def sphere_set(robot: RobotModel, groups: dict[str, list[str]]) -> SphereSet:
+    """The spheres of the bodies of each group (bodies without collision geoms add none).
+
+    Args:
+        robot: a registry robot (its Pinocchio model names frames like the MJCF bodies).
+        groups: group name -> body names.
+    """
+    spheres = robot_link_spheres(robot)
+    model = robot.pin_model
+    fids, centres, radii, group = [], [], [], []
+    for gi, (name, bodies) in enumerate(groups.items()):
+        for body in bodies:
+            if body not in spheres or not model.existFrame(body):
+                continue
+            c, r = spheres[body]
+            fids += [model.getFrameId(body)] * len(r)
+            centres.append(c)
+            radii.append(r)
+            group += [gi] * len(r)
+    return SphereSet(np.array(fids, dtype=int),
+                     np.concatenate(centres) if centres else np.zeros((0, 3)),
+                     np.concatenate(radii) if radii else np.zeros(0),
+                     np.array(group, dtype=int), tuple(groups))
+
+
+class SphereClearance:
+    """Keeps pairs of sphere groups of one robot ``margin_m`` apart (and away from obstacles).
+
+    A broad phase runs first: each group is bounded by spheres on a few anchor frames (one for
+    a hand, measured over its finger motion; one per body for a group that is not one compact
+    subtree, such as a trunk with legs), and only the sphere pairs of anchors closer than
+    ``activation_m`` are measured, so far-apart parts cost a handful of frame look-ups.
+
+    Args:
+        pin_model: the robot's Pinocchio model.
+        spheres: the robot's spheres, grouped.
+        pairs: group-name pairs to keep apart.
+        margin_m: smallest surface-to-surface distance kept.
+        rest_q: a configuration in which the pairs are apart by design; sphere pairs closer
+            than the margin there (touching neighbours) are left out.
+        columns: velocity columns of the solver's unknowns (Jacobian rows keep these).
+        obstacle_groups: groups kept away from obstacle spheres given per solve.
+        activation_m: anchor bounds farther apart than this skip the narrow phase.
+    """
+
+    def __init__(self, pin_model, spheres: SphereSet, pairs: list[tuple[str, str]],
+                 margin_m: float, rest_q: np.ndarray, columns: np.ndarray,
+                 obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.03):
+        import pinocchio as pin
+
+        self._pin = pin
+        self.model = pin_model
+        self.data = pin_model.createData()
+        self.spheres = spheres
+        self.margin_m = float(margin_m)
+        self.activation_m = float(activation_m)
+        names = list(spheres.group_names)
+        self._group_spheres = [np.flatnonzero(spheres.group == g) for g in range(len(names))]
+        self._frames = sorted({int(f) for f in spheres.frame_ids})
+        self._frame_row = {f: k for k, f in enumerate(self._frames)}
+        self._frame_spheres = {f: np.flatnonzero(spheres.frame_ids == f) for f in self._frames}
+        self._all_rows = np.concatenate([self._frame_spheres[f] for f in self._frames]) \
+            if self._frames else np.zeros(0, dtype=int)
+        self._all_which = np.repeat(np.arange(len(self._frames)),
+                                    [len(self._frame_spheres[f]) for f in self._frames])
+        self._sphere_frame = np.array([self._frame_row[int(f)] for f in spheres.frame_ids],
+                                      dtype=int)
+        # Column masks: a point moves with the joints above its frame only.
+        columns = np.asarray(columns, dtype=int)
+        self._masks = np.array([_support_mask(pin_model, f, columns) for f in self._frames],
+                               dtype=float).reshape(len(self._frames), len(columns))
+        self._pin.framesForwardKinematics(pin_model, self.data, rest_q)
+        rest_centres = self.world_centers(self.data)
+
+        # Anchors: bounding spheres of parts of groups, and the sphere rows each covers.
+        anchors = [self._group_anchors(g, rest_q) for g in range(len(names))]
+        flat = [a for group in anchors for a in group]
+        self._anchor_frame = [a[0] for a in flat]
+        self._anchor_local = np.array([a[1] for a in flat]).reshape(-1, 3)
+        self._anchor_radius = np.array([a[2] for a in flat])
+        self._anchor_members = [a[3] for a in flat]
+        self._anchor_frames = [sorted({int(f) for f in spheres.frame_ids[a[3]]}) for a in flat]
+        starts = np.cumsum([0] + [len(group) for group in anchors])
+        group_anchors = [range(int(starts[g]), int(starts[g + 1])) for g in range(len(names))]
+
+        # Sphere pairs in blocks by anchor pair, without those touching at rest.
+        self.excluded_pairs = 0
+        """Sphere pairs left out because they are closer than the margin at rest."""
+        blocks = []
+        for a, b in pairs:
+            for ka in group_anchors[names.index(a)]:
+                for kb in group_anchors[names.index(b)]:
+                    ia, ib = np.meshgrid(self._anchor_members[ka], self._anchor_members[kb],
+                                         indexing="ij")
+                    ia, ib = ia.ravel(), ib.ravel()
+                    keep = self._gaps(rest_centres, ia, ib) >= self.margin_m
+                    self.excluded_pairs += int((~keep).sum())
+                    if keep.any():
+                        blocks.append((ka, kb, ia[keep], ib[keep]))
+        self._blocks = blocks
+        self._block_a = np.array([blk[0] for blk in blocks], dtype=int)
+        self._block_b = np.array([blk[1] for blk in blocks], dtype=int)
+        self._obstacle_anchors = np.array(
+            [k for g in obstacle_groups for k in group_anchors[names.index(g)]], dtype=int)
+
+    @property
+    def num_pairs(self) -> int:
+        """Sphere pairs watched (rest contacts excluded)."""
+        return int(sum(len(blk[2]) for blk in self._blocks))
+
+    # --------------------------------------------------------------------------------------
+    # Broad phase
+
+    def _group_anchors(self, group: int, rest_q: np.ndarray) -> list[tuple]:
+        """Bounding spheres (frame, centre in that frame, radius, sphere rows) of a group's
+        spheres for any motion of the joints inside the group."""
+        model = self.model
+        idx = self._group_spheres[group]
+        if len(idx) == 0:
+            return []
+        frames = sorted({int(f) for f in self.spheres.frame_ids[idx]})
+        top = min(frames, key=lambda f: _depth(model, f))
+        if all(_is_below(model, f, top) for f in frames):
+            single = self._anchor_bounds([(top, idx)], rest_q)
+            if single[0][2] <= _MAX_ANCHOR_RADIUS_M:
+                return single
+        # Not one compact subtree (a trunk with swinging legs): one bound per body.
+        return self._anchor_bounds([(f, idx[self.spheres.frame_ids[idx] == f]) for f in frames],
+                                   rest_q)
+
+    def _anchor_bounds(self, groups, rest_q) -> list[tuple]:
+        pin, model = self._pin, self.model
+        rng = np.random.default_rng(0)
+        lo = np.where(np.isfinite(model.lowerPositionLimit), model.lowerPositionLimit, -np.pi)
+        hi = np.where(np.isfinite(model.upperPositionLimit), model.upperPositionLimit, np.pi)
+        free = model.nq - model.nv  # a free flyer's position stays at rest
+        data = model.createData()
+        out = []
+        for anchor, members in groups:
+            member_frames = sorted({int(f) for f in self.spheres.frame_ids[members]})
+            samples = [rest_q]
+            for _ in range(16):
+                q = rest_q.copy()
+                start = 7 if free else 0
+                q[start:] = rng.uniform(lo[start:], hi[start:])
+                samples.append(q)
+            local = []
+            for q in samples:
+                pin.framesForwardKinematics(model, data, q)
+                m = data.oMf[anchor]
+                c = self.world_centers(data, member_frames)[members]
+                local.append((c - m.translation) @ m.rotation)
+            local = np.stack(local)  # (samples, members, 3)
+            centre = local[0].mean(axis=0)
+            radius = float((np.linalg.norm(local - centre, axis=-1)
+                            + self.spheres.radii_m[members]).max())
+            out.append((anchor, centre, radius + 0.01, members))
+        return out
+
+    def _bound_centres(self, placements) -> np.ndarray:
+        """(A, 3) world centres of every anchor's bounding sphere."""
+        out = np.empty((len(self._anchor_frame), 3))
+        for k, fid in enumerate(self._anchor_frame):
+            m = placements[fid]
+            out[k] = m.translation + m.rotation @ self._anchor_local[k]
+        return out
+
+    def _candidates(self, data, obstacles, reuse: bool = False):
+        """Sphere-pair blocks and (anchor, obstacle rows) whose bounds are near, the world
+        centres of the spheres involved, and a lower bound of the gaps the broad phase
+        skipped. ``reuse`` keeps the previous call's broad phase (same frame, a small step
+        later: the activation distance covers the motion) and only refreshes the centres."""
+        if reuse and getattr(self, "_last_broad", None) is not None:
+            pairs, obstacle_blocks, frames, skipped = self._last_broad
+            centres = self.world_centers(data, frames) if frames else None
+            return pairs, obstacle_blocks, centres, skipped
+        bc = self._bound_centres(data.oMf)
+        skipped = float("inf")
+        pairs, anchors = [], set()
+        if len(self._blocks):
+            d = bc[self._block_a] - bc[self._block_b]
+            gaps = np.sqrt((d * d).sum(-1)) - self._anchor_radius[self._block_a] \
+                - self._anchor_radius[self._block_b]
+            near = gaps <= self.activation_m
+            if (~near).any():
+                skipped = float(gaps[~near].min())
+            for k in np.flatnonzero(near):
+                ka, kb, ia, ib = self._blocks[k]
+                pairs.append((ia, ib))
+                anchors.update((ka, kb))
+        obstacle_blocks = []
+        if obstacles is not None and len(obstacles[1]) and len(self._obstacle_anchors):
+            rows = self._obstacle_anchors
+            d = bc[rows][:, None, :] - obstacles[0][None, :, :]
+            og = np.sqrt((d * d).sum(-1)) - self._anchor_radius[rows][:, None] \
+                - obstacles[1][None, :]
+            for i, ka in enumerate(rows):
+                close = np.flatnonzero(og[i] <= self.activation_m)
+                if len(close) == 0:
+                    skipped = min(skipped, float(og[i].min()))
+                    continue
+                obstacle_blocks.append((self._anchor_members[ka], close))
+                anchors.add(int(ka))
+        frames = sorted({f for k in anchors for f in self._anchor_frames[k]})
+        self._last_broad = (pairs, obstacle_blocks, frames, skipped)
+        centres = self.world_centers(data, frames) if frames else None
+        return pairs, obstacle_blocks, centres, skipped
+
+    # --------------------------------------------------------------------------------------
+    # Narrow phase
+
+    def world_centers(self, data, frames: list[int] | None = None) -> np.ndarray:
+        """(S, 3) sphere centres in the world for ``data``'s frame placements (only the rows
+        of spheres on ``frames`` are filled when given; the others are NaN)."""
+        frames = self._frames if frames is None else frames
+        placements = data.oMf
+        rot = np.empty((len(frames), 3, 3))
+        pos = np.empty((len(frames), 3))
+        for k, fid in enumerate(frames):
+            m = placements[fid]
+            rot[k] = m.rotation
+            pos[k] = m.translation
+        if frames is self._frames:
+            idx, which = self._all_rows, self._all_which
+        else:
+            rows = [self._frame_spheres[f] for f in frames]
+            idx = np.concatenate(rows)
+            which = np.repeat(np.arange(len(frames)), [len(r) for r in rows])
+        out = np.full((len(self.spheres.radii_m), 3), np.nan)
+        out[idx] = pos[which] + np.einsum("sij,sj->si", rot[which],
+                                          self.spheres.centers_local_m[idx])
+        return out
+
+    def _gaps(self, centres: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        d = centres[i] - centres[j]
+        return np.sqrt((d * d).sum(axis=1)) - self.spheres.radii_m[i] - self.spheres.radii_m[j]
+
+    def _obstacle_gaps(self, centres, members, obstacles):
+        pts, radii = obstacles
+        d = centres[members][:, None, :] - pts[None, :, :]
+        dist = np.sqrt((d * d).sum(axis=-1))
+        return dist - self.spheres.radii_m[members][:, None] - radii[None, :], d
+
+    def min_gap(self, data, obstacles: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+        """Smallest surface-to-surface distance over the watched pairs (and obstacles), metres;
+        for parts the broad phase skipped, the gap between their bounds (a lower bound)."""
+        pairs, obstacle_blocks, centres, best = self._candidates(data, obstacles)
+        for ia, ib in pairs:
+            best = min(best, float(self._gaps(centres, ia, ib).min()))
+        for members, close in obstacle_blocks:
+            og, _ = self._obstacle_gaps(centres, members, (obstacles[0][close],
+                                                           obstacles[1][close]))
+            best = min(best, float(og.min()))
+        return best
+
+    def rows(self, data, jacobian: np.ndarray, weight: float,
+             obstacles: tuple[np.ndarray, np.ndarray] | None = None, reuse: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Residuals and Jacobian rows of the sphere pairs closer than the margin.
+
+        Args:
+            data: Pinocchio data with frame placements and joint Jacobians of one
+                configuration (``computeJointJacobians`` + ``updateFramePlacements``).
+            jacobian: (6, n) ``data.J`` restricted to the solver's columns.
+            weight: weight of the squared penetration.
+            obstacles: ((P, 3) centres, (P,) radii) of world spheres that do not move.
+            reuse: keep the previous call's broad phase (later iterations of one frame).
+
+        Returns:
+            (K,) residuals ``sqrt(weight) * (margin - gap)``, their (K, n) Jacobian, and the
+            smallest gap seen (metres; a lower bound where the broad phase skipped a pair).
+        """
+        pairs, obstacle_blocks, centres, min_gap = self._candidates(data, obstacles, reuse)
+        n = jacobian.shape[1]
+        a_list, b_list, diffs, pens = [], [], [], []
+        if pairs:
+            ia = np.concatenate([p[0] for p in pairs])
+            ib = np.concatenate([p[1] for p in pairs])
+            gaps = self._gaps(centres, ia, ib)
+            min_gap = min(min_gap, float(gaps.min()))
+            hit = gaps < self.margin_m
+            if hit.any():
+                a_list.append(ia[hit])
+                b_list.append(ib[hit])
+                diffs.append(centres[ia[hit]] - centres[ib[hit]])
+                pens.append(self.margin_m - gaps[hit])
+        n_pairs = int(sum(len(x) for x in a_list))
+        for members, close in obstacle_blocks:
+            og, od = self._obstacle_gaps(centres, members, (obstacles[0][close],
+                                                            obstacles[1][close]))
+            min_gap = min(min_gap, float(og.min()))
+            ro, co = np.nonzero(og < self.margin_m)
+            if len(ro):
+                a_list.append(members[ro])
+                diffs.append(od[ro, co])
+                pens.append(self.margin_m - og[ro, co])  # the obstacle side stays put
+        if not pens:
+            return np.zeros(0), np.zeros((0, n)), min_gap
+        a_idx = np.concatenate(a_list)
+        diff = np.concatenate(diffs)
+        pen = np.concatenate(pens)
+        u = diff / np.maximum(np.linalg.norm(diff, axis=1), 1e-9)[:, None]
+        jd = self._normal_jacobian(jacobian, centres, a_idx, u)
+        if n_pairs:
+            jd[:n_pairs] -= self._normal_jacobian(jacobian, centres, np.concatenate(b_list),
+                                                  u[:n_pairs])
+        sw = np.sqrt(weight)
+        return sw * pen, -sw * jd, min_gap
+
+    def _normal_jacobian(self, jacobian, centres, idx, u) -> np.ndarray:
+        """(k, n) Jacobian of ``u_k . c_idx_k`` (sphere centre velocity along u)."""
+        jv, jw = jacobian[:3], jacobian[3:]
+        # d(u.c) = u.(v + w x c) = u.v + (c x u).w  per column, masked to the frame's support.
+        c = centres[idx]
+        cu = np.stack([c[:, 1] * u[:, 2] - c[:, 2] * u[:, 1],
+                       c[:, 2] * u[:, 0] - c[:, 0] * u[:, 2],
+                       c[:, 0] * u[:, 1] - c[:, 1] * u[:, 0]], axis=1)
+        rows = u @ jv + cu @ jw
+        return rows * self._masks[self._sphere_frame[idx]]
+
+
+def _support_mask(model, frame_id: int, columns: np.ndarray) -> np.ndarray:
+    """Which of ``columns`` (velocity indices) move frame ``frame_id``."""
+    moving = np.zeros(model.nv, dtype=bool)
+    j = model.frames[frame_id].parentJoint
+    while j > 0:
+        joint = model.joints[j]
+        moving[joint.idx_v:joint.idx_v + joint.nv] = True
+        j = model.parents[j]
+    return moving[columns]
+
+
+def _depth(model, frame_id: int) -> int:
+    d, f = 0, frame_id
+    while f != 0 and model.frames[f].parentFrame != f:
+        f = model.frames[f].parentFrame
+        d += 1
+    return d
+
+
+def _is_below(model, frame_id: int, ancestor: int) -> bool:
+    f = frame_id
+    while True:
+        if f == ancestor:
+            return True
+        parent = model.frames[f].parentFrame
+        if parent == f or f == 0:
+            return False
+        f = parent

@@ -1,0 +1,652 @@
+"""Offline retargeting of a whole motion onto robots: ``retarget_motion(motion, robot)``.
+
+Every mode of the motion contract goes through here and comes out as one
+:class:`~dyad.retarget.trajectory.RobotTrajectory`:
+
+=====================================  ==========================================================
+motion                                 robots (``robot=``)
+=====================================  ==========================================================
+``bimanual`` (hand21, left/right)      two hand robots (``"inspire"``, ``["inspire_left",
+                                       "inspire_right"]``, ``{"left": ..., "right": ...}``):
+                                       instances ``left``/``right``; each hand's base follows the
+                                       human wrist (root columns) and the fingers the hand;
+                                       one hand robot (``"shadow_right"``): that side only
+``bimanual``                           one humanoid (``"gr1_inspire"``): it stands at rest, the
+                                       waist and arms place both wrists, the fingers close, in
+                                       one solve per frame
+``duet`` (body22+hands, A/B)           humanoids (``"gr1_inspire"``, or ``{"A": ..., "B": ...}``):
+                                       instances ``A``/``B``; the floating base follows the
+                                       pelvis, legs the body, arms the wrists, fingers the hands
+``body22`` (any agents)                humanoids, fingers left open
+=====================================  ==========================================================
+
+A human hand only ever drives the robot hand of its own side (never mirrored). Per frame and
+instance the result carries the mean keypoint error (body points and fingertips, metres), the
+joints on a limit (``meta["limit_hits"]``), the smallest clearance between the robot's hands,
+forearms and trunk (``meta["min_clearance_m"]``) and a status: ``held`` when the input frame
+had a non-finite joint (the last good pose is repeated), ``clamped`` when a target was out of
+reach (pulled in before the solve) or a keypoint ended farther than the tolerance from its
+target, else ``ok``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from dyad.errors import DyadInputError
+from dyad.motion import ContactInterval, MotionRecord
+from dyad.skeletons import HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts, get_skeleton
+
+from .body_ik import BodyIK, BodyIKConfig
+from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
+from .collision_spheres import robot_link_spheres
+from .hand_ik import HandIK, HandIKConfig, _neutral_within_limits
+from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
+from .robot_model import RobotModel
+from .trajectory import FREE_JOINT_COLUMNS, RobotTrajectory
+
+SIDES = ("left", "right")
+# Show a progress bar by default when a clip has this many instance-frames and stderr is a
+# terminal.
+_PROGRESS_MIN_FRAMES = 600
+_STANDARD_PALM_M = float(np.linalg.norm(HAND21_REST_RIGHT[9] - HAND21_REST_RIGHT[0]))
+
+
+class RetargetInputError(DyadInputError):
+    """A motion and a robot that do not go together (skeleton, agents, hand sides)."""
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """Options of :func:`retarget_motion`.
+
+    Attributes:
+        body: the humanoid solver's weights (``BodyIKConfig``).
+        hand: the finger solver's weights (``HandIKConfig``; None: its defaults).
+        targets: target construction (root scaling, reach, contact blending).
+        clamp_tolerance_m: a body point (pelvis, knee, ankle, foot, shoulder, elbow, wrist)
+            farther than this from its target marks the frame ``clamped``.
+        finger_tolerance_m: a hand whose mean fingertip error exceeds this marks the frame
+            ``clamped`` (robot hands differ from human ones: 1-3 cm is their normal
+            fingertip error at rest).
+        hand_clearance_m: two free-floating hand robots are moved apart (translation only) so
+            their collision spheres keep this distance.
+        calibrate_hands: scale each robot finger to the human's (rest-pose calibration of
+            the hand solver) rather than the whole hand by one factor.
+    """
+
+    body: BodyIKConfig = field(default_factory=BodyIKConfig)
+    hand: HandIKConfig | None = None
+    targets: TargetConfig = field(default_factory=TargetConfig)
+    clamp_tolerance_m: float = 0.05
+    finger_tolerance_m: float = 0.04
+    hand_clearance_m: float = 0.005
+    calibrate_hands: bool = True
+
+
+@dataclass
+class _Instance:
+    """One robot instance being driven by one or two agents of the motion."""
+
+    name: str
+    robot: RobotModel
+    agents: tuple[str, ...]                 # motion agents driving it
+    kind: str                               # "body", "arms" or "hand"
+    solver: object = None
+    track: TargetTrack | None = None
+    columns: tuple[str, ...] = ()
+    last: np.ndarray | None = None          # last good trajectory row
+    rest: np.ndarray | None = None          # row used before the first good frame
+    extra: dict = field(default_factory=dict)
+    spheres: tuple | None = None            # latest world spheres (obstacles for partners)
+
+
+# ----------------------------------------------------------------------------- robots
+
+
+def _load(robot) -> RobotModel:
+    from .registry import load_robot
+
+    if isinstance(robot, RobotModel):
+        return robot
+    return load_robot(robot)
+
+
+def _hand_side(robot: RobotModel) -> str:
+    if robot.floating_base or len(robot.hands) != 1:
+        raise RetargetInputError(f"robot {robot.name!r} is not a single hand")
+    return next(iter(robot.hands))
+
+
+def _expand_hand_family(name: str) -> list[str] | None:
+    """``inspire`` -> ``[inspire_left, inspire_right]`` when both exist and ``inspire`` is not
+    itself a robot."""
+    from .registry import list_robots
+
+    known = list_robots()
+    if name in known:
+        return None
+    pair = [f"{name}_{side}" for side in SIDES]
+    return pair if all(p in known for p in pair) else None
+
+
+def plan_instances(skeleton: str, agents: Sequence[str], robot) -> list[tuple[str, RobotModel,
+                                                                            tuple[str, ...], str]]:
+    """Which robot instance each agent drives: (instance, robot, agents, kind) tuples.
+
+    Args:
+        skeleton: the motion's skeleton.
+        agents: the motion's agents.
+        robot: a registry name (a humanoid, a hand, or a hand family such as ``inspire``), a
+            :class:`RobotModel`, a list of hand robots, or a mapping agent -> robot.
+
+    Raises:
+        RetargetInputError: a skeleton the robots cannot play (a duet to hands), a hand of the
+            wrong side, an agent without a robot.
+        UnknownRobotError: a name the registry does not know (it lists the known ones).
+    """
+    get_skeleton(skeleton)
+    agents = tuple(agents)
+    if skeleton == "hand21":
+        bad = [a for a in agents if a not in SIDES]
+        if bad:
+            raise RetargetInputError(
+                f"hand21 motion agents must be 'left' and/or 'right' (the hand's side), got "
+                f"{list(agents)}")
+    if isinstance(robot, Mapping):
+        assignment = {str(a): _load(r) for a, r in robot.items()}
+        unknown = sorted(set(assignment) - set(agents))
+        if unknown:
+            raise RetargetInputError(f"robot mapping names agents {unknown}; the motion's "
+                                     f"agents are {list(agents)}")
+    else:
+        names = [robot] if isinstance(robot, (str, RobotModel)) else list(robot)
+        if len(names) == 1 and isinstance(names[0], str):
+            names = _expand_hand_family(names[0]) or names
+        models = [_load(r) for r in names]
+        humanoids = [m for m in models if m.floating_base]
+        if humanoids and len(models) > 1:
+            raise RetargetInputError("give one humanoid, or a mapping agent -> robot; got "
+                                     f"{[m.name for m in models]}")
+        if humanoids:
+            if skeleton == "hand21":
+                assignment = {"+".join(agents): humanoids[0]}
+            else:
+                assignment = {a: humanoids[0] for a in agents}
+        else:
+            assignment = {}
+            for m in models:
+                side = _hand_side(m)
+                if side in assignment:
+                    raise RetargetInputError(f"two robots for the {side} hand: "
+                                             f"{assignment[side].name} and {m.name}")
+                assignment[side] = m
+    plans = []
+    for key, model in assignment.items():
+        if skeleton in ("body22+hands", "body22"):
+            if not model.floating_base:
+                raise RetargetInputError(
+                    f"a {skeleton} motion (whole bodies, agents {list(agents)}) needs humanoid "
+                    f"robots; {model.name!r} is a hand. Humanoids: {_humanoid_names()}")
+            plans.append((key, model, (key,), "body"))
+        elif model.floating_base:
+            sides = tuple(a for a in SIDES if a in key.split("+"))
+            missing = [s for s in sides if s not in model.hands]
+            if missing:
+                raise RetargetInputError(f"robot {model.name!r} has no {missing[0]} hand")
+            plans.append((model.name, model, sides, "arms"))
+        else:
+            side = _hand_side(model)
+            agent = key if key in SIDES else side
+            check_hand_side(agent, side, robot=model.name)
+            if agent not in agents:
+                raise RetargetInputError(f"robot {model.name!r} is a {side} hand but the motion "
+                                         f"has no {side} hand (agents {list(agents)})")
+            plans.append((agent, model, (agent,), "hand"))
+    if not plans:
+        raise RetargetInputError("no robot instance to retarget to")
+    if len(plans) == 1:  # a single instance is named after its robot (no column prefix)
+        _, model, ag, kind = plans[0]
+        plans = [(model.name, model, ag, kind)]
+    else:
+        order = {a: i for i, a in enumerate(agents)}
+        plans.sort(key=lambda p: order.get(p[2][0], 0))
+    return plans
+
+
+def _humanoid_names() -> str:
+    from .body_mapping import known_body_mappings
+
+    return ", ".join(known_body_mappings())
+
+
+# ----------------------------------------------------------------------------- free hands
+
+
+class _FreeHand:
+    """A hand robot whose base follows the human wrist and whose fingers follow the hand."""
+
+    def __init__(self, robot: RobotModel, side: str, hand_config: HandIKConfig | None):
+        import pinocchio as pin
+
+        self.robot, self.side = robot, side
+        self.ik = HandIK.from_robot_model(robot, side, hand_config)
+        model = robot.pin_model
+        self.q_full = _neutral_within_limits(model)  # joints the hand solver locks stay here
+        self._qidx = np.array([model.joints[model.getJointId(j)].idx_q
+                               for j in self.ik.joint_names])
+        self._cols = np.array([model.joints[model.getJointId(j)].idx_q
+                               for j in robot.joint_names])
+        data = model.createData()
+        pin.framesForwardKinematics(model, data, self.q_full)
+        mapping = robot.hands[side]
+        wrist = data.oMf[model.getFrameId(mapping.wrist_frame)]
+        origin = data.oMf[model.getFrameId(mapping.keypoint_frames.get(0, mapping.wrist_frame))]
+        # Root pose from the wrist pose: wrist = root * (rotation_root_wrist, origin_in_root).
+        self._rot_root_wrist = wrist.rotation.copy()
+        self._origin_in_root = origin.translation.copy()
+        self._rot_hand_to_wrist_t = np.asarray(mapping.rotation_hand_to_wrist, float).T
+        self._pin, self._model, self._data = pin, model, data
+        spheres = robot_link_spheres(robot)
+        bodies = [b for b in spheres if model.existFrame(b)]
+        self._sphere_frames = [model.getFrameId(b) for b in bodies]
+        self._spheres = [spheres[b] for b in bodies]
+
+    def roots(self, hands_world: np.ndarray) -> np.ndarray:
+        """(T, 7) root poses (x, y, z, qw, qx, qy, qz) that put the robot wrist on the human
+        wrist with the human hand's orientation."""
+        pin = self._pin
+        rot_world_wrist = hand_frame_rotation(hands_world, self.side) @ self._rot_hand_to_wrist_t
+        rot_root = rot_world_wrist @ self._rot_root_wrist.T
+        pos = hands_world[:, 0] - np.einsum("tij,j->ti", rot_root, self._origin_in_root)
+        out = np.full((len(hands_world), 7), np.nan)
+        for t in range(len(hands_world)):
+            if np.isfinite(rot_root[t]).all() and np.isfinite(pos[t]).all():
+                quat = pin.Quaternion(rot_root[t]).normalized()
+                out[t] = [*pos[t], quat.w, quat.x, quat.y, quat.z]
+        return out
+
+    def row(self, root: np.ndarray, q_hand: np.ndarray) -> np.ndarray:
+        q = self.q_full.copy()
+        q[self._qidx] = q_hand
+        return np.concatenate([root, q[self._cols]])
+
+    def spheres_world(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World sphere centres and radii of the whole hand for a trajectory row."""
+        pin = self._pin
+        q = self.q_full.copy()
+        q[self._cols] = row[7:]
+        pin.framesForwardKinematics(self._model, self._data, q)
+        rot = pin.Quaternion(row[3], row[4], row[5], row[6]).toRotationMatrix()
+        centres, radii = [], []
+        for fid, (c, r) in zip(self._sphere_frames, self._spheres):
+            m = self._data.oMf[fid]
+            centres.append((c @ m.rotation.T + m.translation) @ rot.T + row[:3])
+            radii.append(r)
+        return np.concatenate(centres), np.concatenate(radii)
+
+
+def separate_hands(left: tuple[np.ndarray, np.ndarray], right: tuple[np.ndarray, np.ndarray],
+                   margin_m: float, iterations: int = 20) -> tuple[np.ndarray, float]:
+    """The smallest translation ``d`` (left moves +d/2, right -d/2) after which two sphere
+    sets keep ``margin_m`` apart, and their smallest gap after moving.
+
+    Gauss-Newton on the hinge penalty of every pair closer than the margin, so a clap keeps
+    its palms touching (at the margin) instead of passing through each other.
+
+    Args:
+        left, right: ((n, 3) centres, (n,) radii) of each hand's spheres, world frame.
+        margin_m: surface-to-surface distance to keep.
+        iterations: Gauss-Newton iterations at most.
+    """
+    (cl, rl), (cr, rr) = left, right
+    diff0 = cl[:, None, :] - cr[None, :, :]
+    base = rl[:, None] + rr[None, :]
+    d = np.zeros(3)
+    for _ in range(iterations):
+        diff = diff0 + d
+        dist = np.linalg.norm(diff, axis=-1)
+        pen = margin_m - (dist - base)
+        hit = pen > 1e-5
+        if not hit.any():
+            break
+        u = diff[hit] / np.maximum(dist[hit], 1e-9)[:, None]
+        # Minimise 1e-4 |step|^2 + sum (pen - u . step)^2: the hinge's Gauss-Newton step.
+        step = np.linalg.solve(u.T @ u + 1e-4 * np.eye(3), u.T @ pen[hit])
+        d = d + step
+    gap = float((np.linalg.norm(diff0 + d, axis=-1) - base).min())
+    return d, gap
+
+
+# ----------------------------------------------------------------------------- API
+
+
+def retarget_motion(motion: MotionRecord | str | Path, robot, *,
+                    config: RetargetConfig | None = None, progress: bool | None = None
+                    ) -> RobotTrajectory:
+    """Retarget a whole motion onto robots (see the module docstring for the modes).
+
+    Args:
+        motion: a :class:`MotionRecord` or the path of a motion ``.npz``.
+        robot: a registry robot name (humanoid, hand, or hand family such as ``inspire``), a
+            :class:`RobotModel`, a list of hand robots, or a mapping agent -> robot.
+        config: solver and status options.
+        progress: show a progress bar on stderr (default: for long clips on a terminal).
+
+    Returns:
+        The trajectory: columns per instance (``A/root_x``, ``A/r_shoulder_pitch``, ...), error
+        and status per frame, the motion's contacts with agents renamed to instances.
+
+    Raises:
+        RetargetInputError: the motion's skeleton or agents do not fit the robots.
+        UnknownRobotError: an unknown robot name (the message lists the known ones).
+        MotionFileError: an unreadable motion file.
+    """
+    source = ""
+    if not isinstance(motion, MotionRecord):
+        source = str(motion)
+        motion = MotionRecord.load(motion)
+    return retarget_joints(motion.joints, motion.skeleton, motion.agents, robot, fps=motion.fps,
+                           contacts=motion.contacts, config=config, progress=progress,
+                           source=source or motion.meta.get("source", ""),
+                           meta={"text": motion.text, "label": motion.label})
+
+
+def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], robot, *,
+                    fps: float = 30.0, contacts: Sequence[ContactInterval] = (),
+                    config: RetargetConfig | None = None, progress: bool | None = None,
+                    source: str = "", meta: dict | None = None) -> RobotTrajectory:
+    """:func:`retarget_motion` on raw arrays, which (unlike motion files) may hold non-finite
+    frames: an agent's frame with any NaN or inf joint is held (the last good pose, status
+    ``held``), as a tracker dropping out would be.
+
+    Args:
+        joints: (T, agents, J, 3) joint positions in metres, world frame.
+        skeleton: ``hand21``, ``body22`` or ``body22+hands``.
+        agents: agent names, one per axis-1 entry.
+        robot: as for :func:`retarget_motion`.
+        fps: frame rate.
+        contacts: contact intervals of the motion (agents renamed to instances in the
+            result; intervals naming an agent no robot plays are dropped).
+        config: options.
+        progress: progress bar on stderr (default: long clips on a terminal).
+        source: where the motion came from.
+        meta: extra entries for the trajectory's meta.
+    """
+    config = config or RetargetConfig()
+    skel = get_skeleton(skeleton)
+    arr = np.asarray(joints, dtype=np.float64)
+    agents = tuple(str(a) for a in agents)
+    if arr.ndim != 4 or arr.shape[1:] != (len(agents), skel.num_joints, 3) or len(arr) == 0:
+        raise RetargetInputError(f"joints: expected shape (T>=1, {len(agents)}, "
+                                 f"{skel.num_joints}, 3) for skeleton {skeleton} and agents "
+                                 f"{list(agents)}, got {arr.shape}")
+    if not (np.isfinite(fps) and fps > 0):
+        raise RetargetInputError(f"fps must be positive, got {fps}")
+    plans = plan_instances(skeleton, agents, robot)
+    valid = np.isfinite(arr).all(axis=(2, 3))  # (T, agents)
+    if not valid.any():
+        raise RetargetInputError("every frame has non-finite joints: nothing to retarget")
+    num_frames = len(arr)
+    instances = _build_instances(plans, arr, skeleton, agents, valid, config)
+
+    columns: list[str] = []
+    for inst in instances:
+        prefix = "" if len(instances) == 1 else f"{inst.name}/"
+        columns += [prefix + c for c in inst.columns]
+    qpos = np.zeros((num_frames, len(columns)))
+    error = np.full(num_frames, np.nan)
+    status = np.full(num_frames, "ok", dtype=object)
+    limit_hits = np.zeros(num_frames, dtype=int)
+    min_gap = np.full(num_frames, np.inf)
+    agent_index = {a: i for i, a in enumerate(agents)}
+    show = progress if progress is not None else (
+        num_frames * len(instances) >= _PROGRESS_MIN_FRAMES and sys.stderr.isatty())
+    bar = _progress_bar(num_frames, instances, show)
+    started = time.perf_counter()
+    solve_s = 0.0
+    for t in range(num_frames):
+        errors, offsets = [], []
+        free_hands = []
+        for k, inst in enumerate(instances):
+            ok = all(valid[t, agent_index[a]] for a in inst.agents)
+            if not ok:
+                row = inst.last if inst.last is not None else inst.rest
+                status[t] = "held"
+                offsets.append(row)
+                continue
+            # Partners are obstacles where they stand now (solved earlier this frame) or
+            # stood a frame ago.
+            obstacles = None
+            for other in instances:
+                if other is not inst and other.spheres is not None:
+                    obstacles = _merge_obstacles(obstacles, other.spheres)
+            t0 = time.perf_counter()
+            row, errs, clamped, hits, gap = _solve_instance(inst, t, obstacles, config)
+            solve_s += time.perf_counter() - t0
+            inst.last = row
+            offsets.append(row)
+            errors.extend(errs)
+            limit_hits[t] += hits
+            min_gap[t] = min(min_gap[t], gap)
+            if clamped and status[t] == "ok":
+                status[t] = "clamped"
+            if inst.kind == "body" and len(instances) > 1:
+                inst.spheres = inst.solver.obstacle_spheres()
+            if inst.kind == "hand":
+                free_hands.append((inst, len(offsets) - 1))
+        if len(free_hands) == 2 and status[t] != "held":
+            moved, gap = _separate_free_hands(free_hands, offsets, config.hand_clearance_m)
+            min_gap[t] = min(min_gap[t], gap)
+            errors.extend([0.5 * moved, 0.5 * moved])  # each wrist left its target by this
+        elif free_hands:
+            errors.extend([0.0] * len(free_hands))  # free wrists sit on their targets
+        qpos[t] = np.concatenate(offsets)
+        if errors:
+            error[t] = float(np.mean(errors))
+        bar.update(1)
+    bar.close()
+    elapsed = time.perf_counter() - started
+
+    names = {a: inst.name for inst in instances for a in inst.agents}
+    kept, dropped = [], 0
+    for c in contacts:
+        if c.agent_a not in names or c.agent_b not in names:
+            dropped += 1
+            continue
+        kept.append(_rename_contact(c, names, skeleton, instances))
+    meta_out = dict(meta or {})
+    meta_out.update({
+        "skeleton": skeleton,
+        "agents": list(agents),
+        "instance_agents": {inst.name: list(inst.agents) for inst in instances},
+        "limit_hits": limit_hits.tolist(),
+        "min_clearance_m": [round(float(g), 5) if np.isfinite(g) else None for g in min_gap],
+        "contacts_dropped": dropped,
+        "config": {"clamp_tolerance_m": config.clamp_tolerance_m,
+                   "finger_tolerance_m": config.finger_tolerance_m,
+                   "clearance_m": config.body.clearance_m,
+                   "root_xy_scale": config.targets.root_xy_scale},
+        "scales": {inst.name: _scales(inst) for inst in instances},
+        "timing": {"total_s": round(elapsed, 4),
+                   "solve_ms_per_frame": round(1e3 * solve_s / num_frames, 4)},
+    })
+    return RobotTrajectory(
+        qpos=qpos, joint_names=tuple(columns), fps=float(fps),
+        instances=tuple((inst.name, inst.robot.name) for inst in instances),
+        error_m=error, status=status.astype(str), contacts=kept, source=source, meta=meta_out)
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _hand_size_ratio(hand21: np.ndarray) -> float:
+    """The human hand's size over Dyad's standard hand (wrist to middle MCP, a rigid bone)."""
+    d = np.linalg.norm(hand21[..., 9, :] - hand21[..., 0, :], axis=-1)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) / _STANDARD_PALM_M if len(d) else 1.0
+
+
+def _hands_world(arr: np.ndarray, skeleton: str, agents: tuple[str, ...],
+                 inst_agents: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """side -> (T, 21, 3) world hands driving an instance."""
+    if skeleton == "hand21":
+        return {a: arr[:, agents.index(a)] for a in inst_agents}
+    if skeleton == "body22+hands":
+        return hands_of(arr[:, agents.index(inst_agents[0])])
+    return {}
+
+
+def _build_instances(plans, arr, skeleton, agents, valid, config: RetargetConfig
+                     ) -> list[_Instance]:
+    instances, tracks, humans = [], [], []
+    for name, model, inst_agents, kind in plans:
+        inst = _Instance(name=name, robot=model, agents=inst_agents, kind=kind)
+        hands = _hands_world(arr, skeleton, agents, inst_agents)
+        # Whole-clip side check: a right hand never drives a left robot hand, and a clip
+        # that looks mirrored is refused (median chirality over its good frames).
+        for side, hand in hands.items():
+            good = np.isfinite(hand).all(axis=(1, 2))
+            if good.any():
+                to_hand_frame(hand[good], "hand21_world", side, check_mirrored=True)
+        if kind == "hand":
+            side = inst_agents[0]
+            solver = _FreeHand(model, side, config.hand)
+            if config.calibrate_hands:
+                solver.ik.calibrate(_rest_hand(side, _hand_size_ratio(hands[side])),
+                                    solver.q_full[solver._qidx])
+            inst.solver = solver
+            inst.columns = FREE_JOINT_COLUMNS + model.joint_names
+            inst.extra = {"roots": solver.roots(hands[side]),
+                          "hand_frame": to_hand_frame(hands[side], "hand21_world", side,
+                                                      check_mirrored=False)}
+            first_root = inst.extra["roots"][np.flatnonzero(valid[:, agents.index(side)])[0]]
+            inst.rest = solver.row(first_root, solver.ik.qpos_from_independent(
+                solver.ik.independent_rest))
+        else:
+            solver = BodyIK(model, config=config.body, hand_config=config.hand,
+                            follow_body=(kind == "body"))
+            if config.calibrate_hands and hands:
+                solver.calibrate_hands({s: _hand_size_ratio(h) for s, h in hands.items()})
+            body = arr[:, agents.index(inst_agents[0]), :22] if kind == "body" else None
+            h2r = HumanToRobot(model, solver.geometry, body, config.targets)
+            inst.track = h2r.body_track(body, hands) if kind == "body" else h2r.arm_track(hands)
+            tracks.append(inst.track)
+            humans.append(HumanToRobot.human_points(body, hands))
+            inst.solver = solver
+            inst.columns = FREE_JOINT_COLUMNS + model.joint_names
+            inst.rest = solver.qpos(solver.q_rest)
+            inst.extra = {"h2r": h2r}
+        instances.append(inst)
+    if tracks:
+        blend_contacts(tracks, humans, config.targets)
+    return instances
+
+
+def _rest_hand(side: str, ratio: float) -> np.ndarray:
+    return (HAND21_REST_RIGHT if side == "right" else HAND21_REST_LEFT) * ratio
+
+
+def _solve_instance(inst: _Instance, t: int, obstacles, config: RetargetConfig):
+    """One instance, one frame: (row, keypoint errors, clamped?, limit hits, min gap)."""
+    if inst.kind == "hand":
+        solver: _FreeHand = inst.solver
+        kp = inst.extra["hand_frame"][t]
+        q_hand = solver.ik.solve(kp, check=False)
+        errors = solver.ik.errors(q_hand, kp)
+        tip = errors["fingertip_error_m"]
+        row = solver.row(inst.extra["roots"][t], q_hand)
+        return row, [tip], tip > config.finger_tolerance_m, solver.ik.info.limit_hits, np.inf
+    solver: BodyIK = inst.solver
+    q = solver.solve(inst.track.frame(t), obstacles)
+    info = solver.info
+    clamped = bool(info.clamped) \
+        or any(e > config.clamp_tolerance_m for e in info.point_errors_m.values()) \
+        or any(e > config.finger_tolerance_m for e in info.fingertip_errors_m.values())
+    return (solver.qpos(q), list(info.keypoint_errors_m()), clamped, info.limit_hits,
+            info.min_clearance_m)
+
+
+def _merge_obstacles(current, new):
+    if current is None:
+        return new
+    return np.concatenate([current[0], new[0]]), np.concatenate([current[1], new[1]])
+
+
+def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float
+                         ) -> tuple[float, float]:
+    """Move two free hands apart (translation, half each) when their spheres come closer than
+    the margin; returns (distance moved in all, smallest gap after moving)."""
+    (a, ia), (b, ib) = free_hands
+    left, right = (a, ia), (b, ib)
+    if a.agents[0] != "left":
+        left, right = right, left
+    sl = left[0].solver.spheres_world(rows[left[1]])
+    sr = right[0].solver.spheres_world(rows[right[1]])
+    d, gap = separate_hands(sl, sr, margin_m)
+    if np.any(d):
+        rows[left[1]] = rows[left[1]].copy()
+        rows[right[1]] = rows[right[1]].copy()
+        rows[left[1]][:3] += 0.5 * d
+        rows[right[1]][:3] -= 0.5 * d
+    return float(np.linalg.norm(d)), gap
+
+
+def _rename_contact(c: ContactInterval, names: dict[str, str], skeleton: str,
+                    instances: list[_Instance]) -> ContactInterval:
+    """Agents -> instances; a hand21 part of an agent played by a humanoid gets its side."""
+    kinds = {inst.name: inst.kind for inst in instances}
+
+    def part(agent: str, p: str) -> str:
+        inst = names[agent]
+        if skeleton == "hand21" and kinds[inst] == "arms" and p in contact_parts("hand21"):
+            return f"{agent}_{p}"
+        return p
+
+    return ContactInterval(names[c.agent_a], part(c.agent_a, c.part_a), names[c.agent_b],
+                           part(c.agent_b, c.part_b), c.start, c.end)
+
+
+def _scales(inst: _Instance) -> dict:
+    """Calibrated human-to-robot scales of an instance, for the trajectory's meta."""
+    out = {}
+    if inst.kind == "hand":
+        out["fingers"] = [round(float(s), 4) for s in inst.solver.ik.scales]
+        return out
+    h2r = inst.extra["h2r"]
+    out["height"] = round(float(h2r.height_scale), 4)
+    if inst.kind == "body":
+        out["bones"] = {k: round(float(v), 4) for k, v in h2r.bone_scales.items()}
+    else:
+        out["arms"] = {k: round(float(v), 4) for k, v in h2r.arm_scales.items()}
+    out["fingers"] = {s: [round(float(x), 4) for x in ik.scales]
+                      for s, ik in inst.solver.hands.items()}
+    return out
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, instances: list[_Instance], show: bool):
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    robots = ", ".join(sorted({inst.robot.name for inst in instances}))
+    return tqdm(total=total, desc=f"retarget -> {robots}", unit="frame", file=sys.stderr,
+                leave=False)
+
+
+__all__ = ["RetargetConfig", "RetargetInputError", "plan_instances", "retarget_joints",
+           "retarget_motion", "separate_hands"]

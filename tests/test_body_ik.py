@@ -1,0 +1,279 @@
+"""Humanoid retargeting (retarget/body_ik.py, body_targets.py, body_mapping.py,
+collision_spheres.py): reachable targets, hard limits, clearance between the hands, sides,
+floating base, rest-pose scaling, contact blending and bad set-ups."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pin = pytest.importorskip("pinocchio")
+pytest.importorskip("mujoco")
+
+from dyad.retarget.body_ik import BodyIK, BodyIKConfig  # noqa: E402
+from dyad.retarget.body_mapping import BodyMappingError, body_mapping_for  # noqa: E402
+from dyad.retarget.body_targets import (BodyTargets, HumanToRobot, TargetConfig,  # noqa: E402
+                                        blend_contacts, hands_of)
+from dyad.retarget.collision_spheres import fit_box_spheres  # noqa: E402
+from dyad.retarget.registry import load_robot  # noqa: E402
+from dyad.skeletons import BODY22_HANDS_REST, BODY22_NAMES  # noqa: E402
+
+B = {n: i for i, n in enumerate(BODY22_NAMES)}
+
+
+@pytest.fixture(scope="module")
+def gr1():
+    return load_robot("gr1_inspire")
+
+
+@pytest.fixture(scope="module")
+def gr1_ik(gr1):
+    return BodyIK(gr1)
+
+
+@pytest.fixture(scope="module")
+def gr1_exact(gr1):
+    """No clearance and almost no posture pull: the optimum of reachable targets is exact."""
+    return BodyIK(gr1, config=BodyIKConfig(clearance_weight=0.0, posture_weight=1e-9,
+                                           first_frame_iterations=60))
+
+
+def _targets_from_pose(ik: BodyIK, q: np.ndarray) -> BodyTargets:
+    """Targets read off the robot itself at ``q``: every point, pelvis, torso and wrists."""
+    model, data = ik.model, ik.model.createData()
+    pin.framesForwardKinematics(model, data, q)
+    t = BodyTargets()
+    for name, fid, offset, _ in ik._tasks:
+        m = data.oMf[fid]
+        point = m.translation + m.rotation @ offset
+        if name == "pelvis":
+            t.pelvis_position_m = point
+        else:
+            t.points_m[name] = point
+    t.pelvis_rotation = data.oMf[ik._pelvis_fid].rotation.copy()
+    t.torso_rotation = data.oMf[ik._torso_fid].rotation.copy()
+    t.wrist_rotations = {s: data.oMf[f].rotation.copy() for s, f in ik._wrist_frames.items()}
+    return t
+
+
+def _random_pose(ik: BodyIK, rng: np.random.Generator, spread: float = 0.5) -> np.ndarray:
+    q = ik.q_rest.copy()
+    q[:3] += rng.uniform(-0.5, 0.5, 3) * np.array([1.0, 1.0, 0.1])
+    yaw = rng.uniform(-np.pi, np.pi)
+    q[3:7] = [0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]
+    lo, hi = ik.model.lowerPositionLimit[ik._qidx], ik.model.upperPositionLimit[ik._qidx]
+    q[ik._qidx] = np.clip(q[ik._qidx] + rng.uniform(-spread, spread, len(ik._qidx)), lo, hi)
+    return q
+
+
+def _solve_errors(ik: BodyIK, targets: BodyTargets, seed_q: np.ndarray):
+    ik.reset(seed_q)
+    q = ik.solve(targets)
+    return q, ik.info
+
+
+def test_reachable_targets_are_recovered(gr1_exact):
+    """Random robot poses -> forward kinematics -> targets -> solve from a perturbed start."""
+    rng = np.random.default_rng(3)
+    point_errors, rotation_errors = [], []
+    for _ in range(6):
+        q_true = _random_pose(gr1_exact, rng)
+        targets = _targets_from_pose(gr1_exact, q_true)
+        seed = q_true.copy()
+        seed[gr1_exact._qidx] += rng.normal(0.0, 0.15, len(gr1_exact._qidx))
+        seed[gr1_exact._qidx] = np.clip(seed[gr1_exact._qidx], gr1_exact._lo[6:],
+                                        gr1_exact._hi[6:])
+        q, info = _solve_errors(gr1_exact, targets, seed)
+        point_errors += list(info.point_errors_m.values())
+        rotation_errors += list(info.wrist_rotation_errors_rad.values())
+    assert np.mean(point_errors) < 0.002, np.mean(point_errors)
+    assert np.max(point_errors) < 0.01, np.max(point_errors)
+    assert np.max(rotation_errors) < 0.03
+
+
+def test_solution_stays_within_joint_limits_when_targets_are_out_of_reach(gr1_exact, gr1):
+    rng = np.random.default_rng(4)
+    q_true = _random_pose(gr1_exact, rng, spread=0.2)
+    targets = _targets_from_pose(gr1_exact, q_true)
+    # Wrists two metres away from the shoulders: unreachable, the arms must stop at limits.
+    targets.points_m["l_wrist"] = targets.points_m["l_wrist"] + np.array([0.0, 2.0, 0.5])
+    targets.points_m["r_wrist"] = targets.points_m["r_wrist"] + np.array([2.0, -1.0, 0.0])
+    q, info = _solve_errors(gr1_exact, targets, gr1_exact.q_rest)
+    joints = gr1_exact.qpos(q)[7:]
+    assert np.all(joints >= gr1.lower - 1e-9) and np.all(joints <= gr1.upper + 1e-9)
+    assert info.point_errors_m["l_wrist"] > 1.0 and info.point_errors_m["r_wrist"] > 1.0
+    # The residual is reported; the Huber loss keeps the far targets' pull bounded, so the
+    # rest of the body leans toward them by centimetres, not metres.
+    assert info.point_errors_m["l_knee"] < 0.1
+    assert info.point_errors_m["pelvis"] < 0.1
+
+
+def _hands_together(ik: BodyIK) -> BodyTargets:
+    """Both wrist targets on one point in front of the chest, palms facing each other."""
+    g = ik.geometry
+    centre = 0.5 * (g.points_m["l_shoulder"] + g.points_m["r_shoulder"]) \
+        + np.array([0.3, 0.0, -0.15 - g.floor_z_m])
+    t = BodyTargets()
+    t.points_m = {"l_wrist": centre.copy(), "r_wrist": centre.copy()}
+    return t
+
+
+def test_clearance_keeps_the_two_hands_apart(gr1):
+    with_clearance = BodyIK(gr1, follow_body=False)
+    without = BodyIK(gr1, config=BodyIKConfig(clearance_weight=0.0), follow_body=False)
+    targets = _hands_together(with_clearance)
+    with_clearance.solve(targets)
+    without.solve(targets)
+    gap_off = without.clearance  # clearance disabled: no sphere model at all
+    assert gap_off is None
+    assert with_clearance.info.min_clearance_m > -0.003
+    # Measure the unprotected solution with the protected solver's sphere model.
+    q_off = without.last_q
+    data = with_clearance.model.createData()
+    pin.framesForwardKinematics(with_clearance.model, data, q_off)
+    assert with_clearance.clearance.min_gap(data) < -0.01
+    # The hands moved apart instead: the wrists miss their common target.
+    errors = with_clearance.info.point_errors_m
+    assert errors["l_wrist"] + errors["r_wrist"] > 0.015
+
+
+def test_sides_are_never_swapped(gr1_ik):
+    """Raise the human's right arm only: the robot's right wrist rises, the left stays."""
+    body = BODY22_HANDS_REST.copy()
+    raised = body.copy()
+    shoulder = raised[B["r_shoulder"]]
+    for name in ("r_elbow", "r_wrist"):
+        rel = raised[B[name]] - shoulder
+        raised[B[name]] = shoulder + np.array([0.0, 0.0, np.linalg.norm(rel)])
+    hand_rows = slice(42, 62)
+    raised[hand_rows] += raised[B["r_wrist"]] - body[B["r_wrist"]]
+    human = np.stack([body, raised])
+    h2r = HumanToRobot(gr1_ik.robot, gr1_ik.geometry, human[:, :22])
+    track = h2r.body_track(human[:, :22], {s: h[:, :] for s, h in hands_of(human).items()})
+    gr1_ik.reset()
+    wrists = []
+    for t in range(2):
+        gr1_ik.solve(track.frame(t))
+        data = gr1_ik.data
+        wrists.append({s: data.oMf[f].translation.copy() for s, f in gr1_ik._wrist_frames.items()})
+    assert wrists[1]["right"][2] - wrists[0]["right"][2] > 0.3
+    assert abs(wrists[1]["left"][2] - wrists[0]["left"][2]) < 0.03
+    assert wrists[1]["right"][1] < 0 < wrists[1]["left"][1]  # right hand on the robot's right
+
+
+def _yawed(body: np.ndarray, yaw: float, shift: np.ndarray) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return body @ rot.T + shift
+
+
+def test_floating_base_follows_the_pelvis(gr1_ik):
+    body = _yawed(BODY22_HANDS_REST, np.pi / 2, np.array([1.0, 0.5, 0.0]))[None]
+    h2r = HumanToRobot(gr1_ik.robot, gr1_ik.geometry, body[:, :22])
+    track = h2r.body_track(body[:, :22], hands_of(body))
+    gr1_ik.reset()
+    q = gr1_ik.solve(track.frame(0))
+    root = gr1_ik.qpos(q)[:7]
+    assert np.allclose(root[:2], [1.0, 0.5], atol=0.02)
+    yaw = 2.0 * np.arctan2(root[6], root[3])  # w, z of a yaw-only quaternion
+    assert abs(np.angle(np.exp(1j * (yaw - np.pi / 2)))) < 0.05
+    # Standing: the soles rest on the floor, the pelvis at the robot's own standing height.
+    assert abs(root[2] - gr1_ik.q_rest[2]) < 0.02
+    assert gr1_ik.info.point_errors_m["l_ankle"] < 0.01
+
+
+def test_scaling_is_calibrated_from_the_rest_pose(gr1_ik):
+    g = gr1_ik.geometry
+    rest = BODY22_HANDS_REST[None]
+    h2r = HumanToRobot(gr1_ik.robot, g, rest[:, :22])
+    # Each scale maps the human bone onto the robot bone measured at rest.
+    for name, length in g.bone_lengths_m.items():
+        parent = {"knee": "hip", "ankle": "knee", "foot": "ankle", "elbow": "shoulder",
+                  "wrist": "elbow"}[name[2:]]
+        human = np.linalg.norm(rest[0, B[name]] - rest[0, B[name[:2] + parent]])
+        assert h2r.bone_scales[name] == pytest.approx(length / human)
+    # A taller human (x1.1) standing still gives the same robot targets.
+    tall = rest.copy()
+    tall[..., 2] *= 1.1
+    tall[..., :2] *= 1.1
+    h2r_tall = HumanToRobot(gr1_ik.robot, g, tall[:, :22])
+    assert h2r_tall.height_scale == pytest.approx(h2r.height_scale / 1.1, rel=1e-6)
+    a = h2r.body_track(rest[:, :22], hands_of(rest))
+    b = h2r_tall.body_track(tall[:, :22], hands_of(tall))
+    assert a.pelvis_position_m[0, 2] == pytest.approx(g.pelvis_height_m, abs=1e-6)
+    assert b.pelvis_position_m[0, 2] == pytest.approx(g.pelvis_height_m, abs=1e-6)
+    for name in ("l_knee", "l_ankle", "r_elbow"):
+        # Same pose, only bigger: horizontal offsets scale, limb geometry does not.
+        assert np.allclose(a.points_m[name][0, 2], b.points_m[name][0, 2], atol=1e-6)
+
+
+def test_warm_start_is_continuous(gr1_ik):
+    body = BODY22_HANDS_REST[None].repeat(3, axis=0)
+    body[1:, B["r_wrist"]] += np.array([0.0, 0.0, 0.01])
+    body[1:, 42:62] += np.array([0.0, 0.0, 0.01])
+    h2r = HumanToRobot(gr1_ik.robot, gr1_ik.geometry, body[:, :22])
+    track = h2r.body_track(body[:, :22], hands_of(body))
+    gr1_ik.reset()
+    q0 = gr1_ik.solve(track.frame(0))
+    cold_iterations = gr1_ik.info.iterations
+    q1 = gr1_ik.solve(track.frame(1))
+    assert gr1_ik.info.iterations <= gr1_ik.config.max_iterations + gr1_ik.config.contact_iterations
+    assert gr1_ik.info.iterations < cold_iterations
+    assert np.abs(pin.difference(gr1_ik.model, q0, q1)).max() < 0.1  # a 1 cm move: small step
+    q2 = gr1_ik.solve(track.frame(2))
+    assert np.abs(pin.difference(gr1_ik.model, q1, q2)).max() < 0.02  # same target: settles
+
+
+def test_blend_contacts_keeps_touching_hands_together():
+    cfg = TargetConfig(contact_near_m=0.1, contact_far_m=0.25)
+    from dyad.retarget.body_targets import TargetTrack
+
+    def track(point):
+        t = TargetTrack(num_frames=2)
+        t.points_m = {"r_wrist": np.array(point, dtype=float)}
+        return t
+
+    # Robot targets 10 cm apart though the humans' wrists touch (5 cm) in frame 0, not in 1.
+    a, b = track([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]), track([[0.1, 0.0, 1.0], [0.1, 0.0, 1.0]])
+    humans = [{"r_wrist": np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])},
+              {"r_wrist": np.array([[0.05, 0.0, 1.0], [0.5, 0.0, 1.0]])}]
+    blend_contacts([a, b], humans, cfg)
+    assert np.allclose(b.points_m["r_wrist"][0] - a.points_m["r_wrist"][0], [0.05, 0.0, 0.0])
+    assert np.allclose(0.5 * (a.points_m["r_wrist"][0] + b.points_m["r_wrist"][0]),
+                       [0.05, 0.0, 1.0])
+    assert np.allclose(a.points_m["r_wrist"][1], [0.0, 0.0, 1.0])  # far apart: untouched
+
+
+def test_box_spheres_stay_inside_the_box():
+    for half in ([0.024, 0.041, 0.056], [0.007, 0.011, 0.023], [0.03, 0.03, 0.03]):
+        half = np.array(half)
+        centres, radius = fit_box_spheres(np.zeros(3), half, max_spheres=12)
+        assert len(centres) <= 12
+        assert np.all(np.abs(centres) + radius <= half.max() + 1e-9)
+        assert radius >= half.min() - 1e-12
+        assert np.all(np.abs(centres).max(axis=0) <= np.maximum(half - radius, 0) + 1e-9)
+
+
+def test_hands_and_unmapped_humanoids_are_refused(gr1):
+    with pytest.raises(BodyMappingError, match="not a humanoid"):
+        body_mapping_for(load_robot("inspire_right"))
+    other = dataclasses.replace(gr1, name="my_humanoid")
+    with pytest.raises(BodyMappingError, match="gr1_inspire"):
+        body_mapping_for(other)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gr1_fourier", "g1"])
+def test_reachable_targets_other_humanoids(name):
+    robot = load_robot(name)
+    ik = BodyIK(robot, config=BodyIKConfig(clearance_weight=0.0, posture_weight=1e-9,
+                                           first_frame_iterations=60))
+    rng = np.random.default_rng(5)
+    errors = []
+    for _ in range(3):
+        q_true = _random_pose(ik, rng, spread=0.4)
+        q, info = _solve_errors(ik, _targets_from_pose(ik, q_true), q_true)
+        errors += list(info.point_errors_m.values())
+    assert np.mean(errors) < 0.003
