@@ -985,7 +985,9 @@ def _meet(c: _Clip, wrists: dict[str, np.ndarray], angles: dict[str, np.ndarray]
                 c.contact(part_left, part_right, t, t + touch)
             c.phase("contact", t, t + touch)
             t += touch
-            release = c.dur(0.14, 0.24)
+            # Bouncing apart is quick but, like every transfer, peaks below the travel speed.
+            release = max(c.dur(0.14, 0.24),
+                          1.875 * max(share.values()) * open_m / MAX_TRAVEL_SPEED_M_S)
             both(release, to_contact=False)
             c.phase("release", t, t + release)
             t += release
