@@ -208,15 +208,33 @@ def quaternion_to_rotation(q: np.ndarray) -> np.ndarray:
     ], -1).reshape(q.shape[:-1] + (3, 3))
 
 
+def _continuous(q: np.ndarray) -> np.ndarray:
+    """Quaternions (T, 4) with signs chosen so that consecutive frames agree (q and -q are the
+    same rotation)."""
+    if q.ndim < 2 or len(q) < 2:
+        return q
+    flips = np.concatenate([[1.0], np.where((q[1:] * q[:-1]).sum(-1) < 0, -1.0, 1.0)])
+    return q * np.cumprod(flips)[:, None]
+
+
 def slerp_rotations(rot_a: np.ndarray, rot_b: np.ndarray, weight) -> np.ndarray:
     """Rotations (T, 3, 3) between ``rot_a`` (weight 0) and ``rot_b`` (weight 1) along the
     shortest arc, so an interpolated hand turns rather than flipping through a blend."""
-    qa, qb = rotation_to_quaternion(rot_a), rotation_to_quaternion(rot_b)
+    qa, qb = _continuous(rotation_to_quaternion(rot_a)), _continuous(rotation_to_quaternion(rot_b))
     dot = (qa * qb).sum(-1)
-    qb = np.where(dot[..., None] < 0, -qb, qb)
-    dot = np.abs(dot)
+    if dot.ndim:
+        # Which way round: the shorter arc, but with hysteresis, so that near a half turn the
+        # choice does not flip back and forth from frame to frame (a visible snap).
+        decided = np.where(dot > 0.25, 1.0, np.where(dot < -0.25, -1.0, 0.0))
+        idx = np.where(decided != 0, np.arange(len(dot)), 0)
+        last = np.maximum.accumulate(idx)
+        sign = np.where(decided[last] != 0, decided[last], np.where(dot[0] < 0, -1.0, 1.0))
+    else:
+        sign = -1.0 if dot < 0 else 1.0
+    qb = qb * np.asarray(sign)[..., None]
+    dot = dot * sign
     w = np.broadcast_to(np.asarray(weight, dtype=np.float64), dot.shape)
-    angle = np.arccos(np.clip(dot, -1.0, 1.0))
+    angle = np.arccos(np.clip(dot, -1.0, 1.0))  # up to pi: the long way round if need be
     sin = np.sin(angle)
     small = sin < 1e-6
     safe = np.where(small, 1.0, sin)

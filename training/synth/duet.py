@@ -354,13 +354,14 @@ def _lead(weight: np.ndarray) -> np.ndarray:
 
 
 def _reach_arc(pose: BodyPose, side: str, target: np.ndarray, weight: np.ndarray,
-               lift_m: float = 0.05, forward_m: float = 0.06) -> np.ndarray:
+               lift_m: float = 0.05, forward_m: float = 0.06, out_m: float = 0.0) -> np.ndarray:
     """Wrist path from the hanging rest to ``target`` (weight 0 -> 1), bulging forward/up so
-    the hand comes round in front of the body rather than through it (a negative
-    ``forward_m`` keeps it near the body instead, clear of a partner close in front)."""
+    the hand comes round in front of the body rather than through it (``out_m`` bulges it to
+    the side of its own arm instead, clear of a partner close in front)."""
     rest = pose.rest_wrist(side)
     w = np.asarray(weight)
-    bulge = (4.0 * w * (1.0 - w))[:, None] * pose.direction(np.array([forward_m, 0.0, lift_m]))
+    out = out_m if side == "left" else -out_m
+    bulge = (4.0 * w * (1.0 - w))[:, None] * pose.direction(np.array([forward_m, out, lift_m]))
     return mix(rest, target, w) + bulge
 
 
@@ -1319,7 +1320,8 @@ def _push_type(rng: np.random.Generator) -> MotionRecord:
 @_duet("shove_away", True)
 def _shove_away(rng: np.random.Generator) -> MotionRecord:
     """A short hard two-handed shove to the chest that sends the follower stumbling back."""
-    return _push(_sample_clip(rng, "shove_away", distance=(0.8, 1.0), speed=(0.9, 1.4)), shove=True)
+    return _push(_sample_clip(rng, "shove_away", distance=(0.8, 1.0), speed=(0.85, 1.25)),
+                 shove=True)
 
 
 @_duet("pull_by_hand", True)
@@ -2056,7 +2058,7 @@ def _twirl_partner(rng: np.random.Generator) -> MotionRecord:
     t_spin = t_up + clip.repetitions * per_turn * k
     t_down = t_spin + 0.6 * k
     t_rel = t_down + 0.7 * k
-    t = clip.frames(t_rel + 0.2 * k + clip.uniform(0.3, 0.5))
+    t = clip.frames(t_rel + 0.45 * k + clip.uniform(0.3, 0.5))
     T = len(t)
     sl, sf = clip.props[0].body_scale, clip.props[1].body_scale
     direction = 1.0 if clip.rng.random() < 0.5 else -1.0
@@ -2102,16 +2104,21 @@ def _twirl_partner(rng: np.random.Generator) -> MotionRecord:
     join_f = window(t, t0 + lag, t_join, t_down + 0.35 * k, t_rel + 0.2 * k)
     close = window(t, t_join - 0.25 * k, t_join, t_down + 0.1 * k, t_down + 0.35 * k)
     held_f = wrist_f + np.array([0.0, 0.0, -0.06]) * (1 - close)[:, None]  # part vertically
-    foll.set_arm("left", _reach_arc(foll, "left", held_f, join_f, 0.0, -0.12),
-                 # Out and forward: never along the arm, which sweeps round as it turns.
-                 elbow_hint=foll.direction(np.array([1.0, 0.8, -0.3])), fingers_dir=f_fingers,
+    # The raised elbow points away from the held hands' vertical, so it turns smoothly with
+    # the follower instead of swinging across the arm.
+    radial = foll.shoulder("left") - pivot
+    radial[:, 2] = 0.0
+    elbow_f = unit(unit(radial) + foll.direction(np.array([0.3, 0.0, -0.3])))
+    foll.set_arm("left", _reach_arc(foll, "left", held_f, join_f, 0.0, -0.1),
+                 elbow_hint=elbow_f, fingers_dir=f_fingers,
                  palm_normal=palm_f, orient_weight=_lead(join_f),
                  fingers=blend(POSES["relaxed"], f_pose, join_f))
-    join_l = window(t, t0, t_join - 0.1 * k, t_down + 0.35 * k, t_rel + 0.2 * k)
+    # The leader lets the follower's hand drop away first, then lowers its own.
+    join_l = window(t, t0, t_join - 0.1 * k, t_down + 0.6 * k, t_rel + 0.45 * k)
     held_l = pivot + l_wrist_off + np.array([0.0, 0.0, 0.06]) * (1 - close)[:, None]
     curl_l = window(t, t_join - 0.6 * k, t_join - 0.3 * k, t_down + 0.35 * k, t_rel)
-    lead.set_arm("right", _reach_arc(lead, "right", held_l, join_l, 0.0, -0.12),
-                 elbow_hint=lead.direction(np.array([-0.2, -0.6, -0.8])), fingers_dir=l_fingers,
+    lead.set_arm("right", _reach_arc(lead, "right", held_l, join_l, 0.0, 0.0, 0.1),
+                 elbow_hint=lead.direction(np.array([0.3, -1.0, -0.3])), fingers_dir=l_fingers,
                  palm_normal=l_palm, orient_weight=_lead(join_l),
                  fingers=blend(POSES["relaxed"], blend(POSES["flat"], l_pose, curl_l), join_l))
     pitch, yaw = lead.look_angles(foll.joint("head"))
