@@ -43,6 +43,9 @@ from .hand_ik import HandIK, HandIKConfig, _projected_newton_step
 from .robot_model import RobotModel
 
 _PREFIX = {"left": "l_", "right": "r_"}
+# Sphere pairs closer than the clearance plus this may cross it within one step: steps are then
+# checked (no real-time shortcut).
+_TOUCHING_M = 0.005
 
 
 class BodyIKError(DyadInputError):
@@ -92,7 +95,7 @@ class BodyIKConfig:
     damping: float = 1e-3
     min_damping: float = 1e-6
     max_iterations: int = 2
-    contact_iterations: int = 3
+    contact_iterations: int = 2
     first_frame_iterations: int = 40
     step_tolerance: float = 1e-4
 
@@ -315,13 +318,15 @@ class BodyIK:
             arm_bodies |= set(chain[:top + 1]) | subtree(chain[top])
             groups[f"{side}_hand"] = sorted(hand_bodies[side])
             groups[f"{side}_forearm"] = sorted(forearm)
+            # A hand can only fold its palm (not its fingers) back onto its own forearm.
+            groups[f"{side}_palm"] = [wrist_body]
         lower_legs: set[str] = set()
         for name in ("l_knee", "r_knee"):
             lower_legs |= subtree(body_of(self.mapping.points[name].frame))
         groups["trunk"] = sorted(b for b in parent if b not in arm_bodies and b not in lower_legs)
         pairs = [("left_hand", "right_hand"), ("left_hand", "right_forearm"),
                  ("right_hand", "left_forearm"), ("left_forearm", "right_forearm"),
-                 ("left_hand", "left_forearm"), ("right_hand", "right_forearm"),
+                 ("left_palm", "left_forearm"), ("right_palm", "right_forearm"),
                  ("left_hand", "trunk"), ("right_hand", "trunk"),
                  ("left_forearm", "trunk"), ("right_forearm", "trunk")]
         self.sphere_groups = groups
@@ -329,6 +334,7 @@ class BodyIK:
         spheres_set = sphere_set(self.robot, groups)
         hand_groups = [i for i, g in enumerate(spheres_set.group_names) if g.endswith("_hand")]
         self._obstacle_rows = np.flatnonzero(~np.isin(spheres_set.group, hand_groups))
+        self._obstacle_frames = sorted({int(f) for f in spheres_set.frame_ids[self._obstacle_rows]})
         return SphereClearance(self.model, spheres_set, pairs, self.config.clearance_m,
                                self.q_rest, self._cols,
                                obstacle_groups=("left_hand", "right_hand", "left_forearm",
@@ -367,7 +373,8 @@ class BodyIK:
             return np.zeros((0, 3)), np.zeros(0)
         # _measure left the placements of the last solution in self.data.
         rows = self._obstacle_rows
-        return self.clearance.world_centers(self.data)[rows], self.clearance.spheres.radii_m[rows]
+        centres = self.clearance.world_centers(self.data, self._obstacle_frames)
+        return centres[rows], self.clearance.spheres.radii_m[rows]
 
     # ----------------------------------------------------------------------------------------
     # Solve
@@ -563,7 +570,7 @@ class BodyIK:
             # travels far and runs it every time).
             self._broad_done = self._q_prev is not None
             # Near a contact the penalty switches on and off between steps: check every step.
-            self._touching = self._touching or min_gap < self.clearance.activation_m
+            self._touching = self._touching or min_gap < cfg.clearance_m + _TOUCHING_M
             if len(pen):
                 r_parts.append(pen)
                 a_parts.append(jpen)

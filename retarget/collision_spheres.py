@@ -345,11 +345,13 @@ class SphereClearance:
 
     def _bound_centres(self, placements) -> np.ndarray:
         """(A, 3) world centres of every anchor's bounding sphere."""
-        out = np.empty((len(self._anchor_frame), 3))
+        rot = np.empty((len(self._anchor_frame), 3, 3))
+        pos = np.empty((len(self._anchor_frame), 3))
         for k, fid in enumerate(self._anchor_frame):
             m = placements[fid]
-            out[k] = m.translation + m.rotation @ self._anchor_local[k]
-        return out
+            rot[k] = m.rotation
+            pos[k] = m.translation
+        return pos + np.einsum("kij,kj->ki", rot, self._anchor_local)
 
     def _candidates(self, data, obstacles, reuse: bool = False):
         """Sphere-pair blocks and (anchor, obstacle rows) whose bounds are near, the world

@@ -20,13 +20,15 @@ motion                                 robots (``robot=``)
 ``body22`` (any agents)                humanoids, fingers left open
 =====================================  ==========================================================
 
-A human hand only ever drives the robot hand of its own side (never mirrored). Per frame and
-instance the result carries the mean keypoint error (body points and fingertips, metres), the
-joints on a limit (``meta["limit_hits"]``), the smallest clearance between the robot's hands,
-forearms and trunk (``meta["min_clearance_m"]``) and a status: ``held`` when the input frame
-had a non-finite joint (the last good pose is repeated), ``clamped`` when a target was out of
-reach (pulled in before the solve) or a keypoint ended farther than the tolerance from its
-target, else ``ok``.
+A human hand only ever drives the robot hand of its own side (never mirrored). Per frame the
+result carries the mean keypoint error over its instances (body points, wrists and fingertips,
+metres; NaN when every instance was held), the joints on a limit (``meta["limit_hits"]``), the
+smallest clearance between the robots' hands, forearms and trunks (``meta["min_clearance_m"]``),
+the solve time (``meta["timing"]["frame_ms"]``, wall, and ``frame_cpu_ms``) and a status:
+``held`` when an instance's input frame had a non-finite joint (its last good pose is repeated;
+the rest pose before the first good frame), ``clamped`` when a target was out of reach (pulled
+in before the solve) or a keypoint ended farther than the tolerance from its target, else
+``ok``.
 """
 
 from __future__ import annotations
@@ -410,7 +412,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
         num_frames * len(instances) >= _PROGRESS_MIN_FRAMES and sys.stderr.isatty())
     bar = _progress_bar(num_frames, instances, show)
     started = time.perf_counter()
-    solve_s = 0.0
+    frame_ms = np.zeros(num_frames)
+    frame_cpu_ms = np.zeros(num_frames)
     for t in range(num_frames):
         errors, offsets = [], []
         free_hands = []
@@ -427,9 +430,10 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
             for other in instances:
                 if other is not inst and other.spheres is not None:
                     obstacles = _merge_obstacles(obstacles, other.spheres)
-            t0 = time.perf_counter()
+            w0, c0 = time.perf_counter(), time.thread_time()
             row, errs, clamped, hits, gap = _solve_instance(inst, t, obstacles, config)
-            solve_s += time.perf_counter() - t0
+            frame_ms[t] += 1e3 * (time.perf_counter() - w0)
+            frame_cpu_ms[t] += 1e3 * (time.thread_time() - c0)
             inst.last = row
             offsets.append(row)
             errors.extend(errs)
@@ -475,7 +479,9 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                    "root_xy_scale": config.targets.root_xy_scale},
         "scales": {inst.name: _scales(inst) for inst in instances},
         "timing": {"total_s": round(elapsed, 4),
-                   "solve_ms_per_frame": round(1e3 * solve_s / num_frames, 4)},
+                   "solve_ms_per_frame": round(float(frame_ms.mean()), 4),
+                   "frame_ms": np.round(frame_ms, 4).tolist(),
+                   "frame_cpu_ms": np.round(frame_cpu_ms, 4).tolist()},
     })
     return RobotTrajectory(
         qpos=qpos, joint_names=tuple(columns), fps=float(fps),

@@ -347,3 +347,17 @@ def test_bimanual_on_other_hands(clap, robot):
     traj = retarget_motion(_trim(clap, 0, 15), robot, progress=False)
     _check_limits(traj)
     assert np.nanmean(traj.error_m) < 0.05
+
+
+@pytest.mark.slow
+def test_humanoid_benchmark_reports_its_figures(capsys):
+    rc = main(["bench", "retarget-humanoid", "--json", "--clips", "1", "--repeats", "1",
+               "--reachable-samples", "2"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    gr1 = report["results"]["robots"]["gr1_inspire"]
+    for mode in ("bimanual", "duet"):
+        assert gr1[mode]["ms_per_robot_frame"]["mean"] > 0
+        assert gr1[mode]["keypoint_error_mm"]["mean"] < 30
+    assert gr1["duet"]["robots_per_frame"] == 2
+    assert gr1["reachable"]["point_error_mm"]["max"] < 5
