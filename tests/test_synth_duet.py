@@ -15,8 +15,9 @@ import pytest
 from dyad.motion import MotionRecord
 from dyad.skeletons import BODY22_HANDS_NAMES
 from dyad.training.synth import duet
-from dyad.training.synth.body_pose import (JOINT, BodyPose, Proportions, bone_lengths,
-                                           keyframes, plan_feet, ramp, travel, two_bone_ik)
+from dyad.training.synth.body_pose import (FOOT_REST_HEIGHT, JOINT, BodyPose, Proportions,
+                                           bone_lengths, keyframes, plan_feet, ramp, travel,
+                                           two_bone_ik)
 from dyad.training.synth.types import DUET_LABELS, INTERACTIONS, interactions
 
 SEEDS = (0, 1, 2)
@@ -103,7 +104,7 @@ def test_feet_stay_on_the_floor(label, seed):
     assert J[..., 2].min() >= 0.0
     feet = [JOINT["l_foot"], JOINT["r_foot"]]
     for a in range(2):
-        rest_height = 0.02 * rec.meta["body_scale"][a]  # the standard foot joint is 2 cm up
+        rest_height = FOOT_REST_HEIGHT * rec.meta["body_scale"][a]
         lowest = J[:, a][:, feet, 2].min(axis=1)
         assert np.abs(lowest - rest_height).max() <= 0.03
 
@@ -237,7 +238,7 @@ def test_body_pose_keeps_bones_and_plants_feet_under_any_curves():
     J = pose.joints()
     assert np.allclose(bone_lengths(J), bone_lengths(props.rest_joints())[None], atol=1e-9)
     lowest = J[:, [JOINT["l_foot"], JOINT["r_foot"]], 2].min(axis=1)
-    assert np.allclose(lowest, 0.02 * props.body_scale, atol=1e-6)
+    assert np.allclose(lowest, FOOT_REST_HEIGHT * props.body_scale, atol=1e-6)
     reachable = np.linalg.norm(target - pose.shoulder("right"), axis=1) < 0.99 * props.arm_m
     assert np.allclose(J[reachable, JOINT["r_wrist"]], target[reachable])
 

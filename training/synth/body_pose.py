@@ -320,8 +320,8 @@ class Proportions:
     def rest_joints(self) -> np.ndarray:
         """(62, 3) scaled T-pose; its bone lengths are the ones every pose of this agent has."""
         body = BODY22_REST * self.body_scale
-        left = body[JOINT["l_wrist"]] + \
-            (HAND21_REST_RIGHT[1:] * [1.0, -1.0, 1.0] * self.hand_scale) @ ROTATION_LEFT_HAND_TO_TPOSE.T
+        left_hand = HAND21_REST_RIGHT[1:] * [1.0, -1.0, 1.0] * self.hand_scale
+        left = body[JOINT["l_wrist"]] + left_hand @ ROTATION_LEFT_HAND_TO_TPOSE.T
         right = body[JOINT["r_wrist"]] + \
             (HAND21_REST_RIGHT[1:] * self.hand_scale) @ ROTATION_RIGHT_HAND_TO_TPOSE.T
         return np.concatenate([body, left, right], axis=0)

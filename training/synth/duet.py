@@ -8,10 +8,20 @@ a left-handed clip is the mirror image (Y negated, left and right joints swapped
 agent B leads the two agents swap (facing scenes also turn half a turn, so agent A always
 stands at -X).
 
+Where hands meet, they are placed from their joints, not by eye: two hands are brought
+together along the contact normal only until their nearest joints (bone centres, inside the
+flesh) are about 2 cm apart (:func:`_separating_gap`); clasped hands use a crossed layout
+searched once per pair of hands (:func:`_clasp_layout`); agents stand where their arms reach
+the meeting point comfortably (:func:`_root_x_for_reach`). Hands take their grip shape while
+still apart and close straight across the palms, so no joint passes through the other hand.
+
 Contacts are designed (which parts should touch, and when), then measured on the final joints:
 a :class:`ContactInterval` covers each run of frames where the two parts' closest joints are
 within :data:`CONTACT_M`. A clip whose agents come closer than :data:`MIN_SEPARATION_M` anywhere,
 or whose designed contact never happens, is drawn again from the same random stream.
+
+``meta`` (see :mod:`.types`) also carries ``layout`` (``facing``, ``side_by_side``,
+``behind``), ``attempts`` and a few type-specific parameters (``pump_hz``, ``turns``, ...).
 """
 
 from __future__ import annotations
@@ -25,8 +35,8 @@ import numpy as np
 from dyad.motion import ContactInterval, MotionRecord
 from dyad.skeletons import BODY22_HANDS_NAMES, contact_part_joints
 
-from .body_pose import (JOINT, SIDES, BodyPose, Proportions, assemble, keyframes, mix, mix_dirs, ramp,
-                        smoothstep, travel, unit, window)
+from .body_pose import (JOINT, SIDES, BodyPose, Proportions, assemble, keyframes, mix,
+                        mix_dirs, ramp, smoothstep, travel, unit, window)
 from .hand_pose import POSES, blend, hand_points, hand_rotation
 from .types import interaction
 
@@ -39,8 +49,6 @@ MIN_SEPARATION_M = 0.016
 """Closest any joints of the two agents may come (the contract's 1.5 cm plus a margin)."""
 MIN_S, MAX_S = 3.0, 8.0
 MAX_ATTEMPTS = 6
-
-_UP = np.array([0.0, 0.0, 1.0])
 
 
 def _mirror_permutation() -> np.ndarray:
@@ -117,24 +125,32 @@ class Clip:
     def frames(self, end_s: float) -> np.ndarray:
         """Fix the clip length (at least 3 s, the rest padded by standing) and return the
         frame times (T,) in seconds."""
-        self.num_frames = int(np.clip(np.ceil(end_s * self.fps), MIN_S * self.fps, MAX_S * self.fps))
+        self.num_frames = int(np.clip(np.ceil(end_s * self.fps), MIN_S * self.fps,
+                                      MAX_S * self.fps))
         return np.arange(self.num_frames) / self.fps
-
-    def idle(self, amplitude: float = 1.0) -> np.ndarray:
-        """(T,) smooth zero-mean sway in [-1, 1] (a few slow sinusoids) for breathing-like life."""
-        t = np.arange(self.num_frames) / self.fps
-        f = self.rng.uniform(0.15, 0.6, 3)
-        ph = self.rng.uniform(0, 2 * np.pi, 3)
-        return amplitude * np.sin(2 * np.pi * f[:, None] * t[None, :] + ph[:, None]).mean(axis=0)
 
 
 def _sample_clip(rng: np.random.Generator, label: str, *, distance: tuple[float, float],
                  reps: tuple[int, int] = (1, 1), p_left: float = 0.3,
                  offset: tuple[float, float] = (0.05, 0.4), layout: str = "facing",
                  speed: tuple[float, float] = (0.75, 1.35)) -> Clip:
+    """Draw one clip's variation.
+
+    Args:
+        rng: the clip's random stream.
+        label: the interaction label.
+        distance: range of the distance between the agents, in units of their mean body
+            scale (types that place the agents by reach replace it with the distance found).
+        reps: inclusive range of repetitions.
+        p_left: probability of a left-handed clip.
+        offset: range of the follower's lag (s).
+        layout: ``facing``, ``side_by_side`` or ``behind``.
+        speed: range of the tempo multiplier (drawn log-uniformly).
+    """
     body = rng.uniform(0.9, 1.1, 2)
     hand = np.clip(body * rng.uniform(0.94, 1.06, 2), 0.85, 1.15)
-    props = (Proportions(float(body[0]), float(hand[0])), Proportions(float(body[1]), float(hand[1])))
+    props = (Proportions(float(body[0]), float(hand[0])),
+             Proportions(float(body[1]), float(hand[1])))
     clip = Clip(
         rng=rng, label=label,
         speed=float(np.exp(rng.uniform(np.log(speed[0]), np.log(speed[1])))),
@@ -280,6 +296,50 @@ _GRIP_SHIFT_M = 0.020
 _PALM = (0, 1, 5, 9, 13, 17)  # hand21 joints of the palm
 _GRIP_TILT = 0.35  # fingers point this much downward (rise over run) in a handshake
 _SHOULDER_OFFSET = np.array([0.0, 0.18, 1.408])  # left shoulder from the ground under the root
+
+
+def _open_hand() -> np.ndarray:
+    pose = blend(POSES["relaxed"], POSES["flat"], 0.6)
+    pose[0] = POSES["spread"][0]  # thumb out of the way, as a hand offered for a shake
+    return pose
+
+
+_OPEN_HAND = _open_hand()
+
+
+def _root_x_for_reach(props: Proportions, side: str, wrist_m: np.ndarray, facing: float,
+                      reach: float) -> float:
+    """Root x of an agent facing +X (``facing`` 1) or -X (-1) standing on y = 0 whose
+    shoulder-to-``wrist_m`` distance is ``reach`` times the arm's length."""
+    sgn = 1.0 if side == "left" else -1.0
+    sh = _SHOULDER_OFFSET * props.body_scale
+    dy = wrist_m[1] - sgn * facing * sh[1]
+    dz = wrist_m[2] - sh[2]
+    fx = np.sqrt(max((reach * props.arm_m) ** 2 - dy ** 2 - dz ** 2, 0.01))
+    return float(wrist_m[0] - facing * fx)
+
+
+def _meeting_height(clip: Clip, z_range: tuple[float, float], reach: float,
+                    lateral_m: float = 0.17) -> float:
+    """A height (m) in ``z_range`` (times the mean scale) for a meeting point both agents reach
+    with ``reach`` of their arm while standing a fair distance apart: a random preferred
+    height, pulled toward the one that leaves the shorter forward reach longest."""
+    zs = np.linspace(z_range[0], z_range[1], 16) * clip.scale
+    fx = np.stack([np.sqrt(np.maximum((reach * p.arm_m) ** 2 - lateral_m ** 2 -
+                                      (zs - _SHOULDER_OFFSET[2] * p.body_scale) ** 2, 0.0))
+                   for p in clip.props]).min(axis=0)
+    preferred = clip.uniform(*z_range) * clip.scale
+    score = fx - 0.5 * np.abs(zs - preferred)
+    return float(zs[int(np.argmax(score))])
+
+
+def _poses(clip: Clip, roots, yaws, **kwargs_per_role) -> list[BodyPose]:
+    """A :class:`BodyPose` per role; keyword values are pairs (leader, follower)."""
+    out = []
+    for r in range(2):
+        kw = {k: v[r] for k, v in kwargs_per_role.items() if v[r] is not None}
+        out.append(BodyPose(clip.props[r], roots[r], yaws[r], **kw))
+    return out
 
 
 def _open_hand() -> np.ndarray:
@@ -794,7 +854,8 @@ def _fist_bump(rng: np.random.Generator) -> MotionRecord:
     T = len(t)
     s = clip.scale
     reach = clip.uniform(0.86, 0.95)
-    meet = np.array([0.0, clip.uniform(-0.04, 0.04), _meeting_height(clip, (1.0, 1.16), reach, 0.15)])
+    meet = np.array([0.0, clip.uniform(-0.04, 0.04),
+                     _meeting_height(clip, (1.0, 1.16), reach, 0.15)])
     fdirs = [unit(np.array([1.0, 0.0, clip.uniform(-0.1, 0.15)])), None]
     fdirs[1] = fdirs[0] * [-1.0, 1.0, 1.0]
     palms = [np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])]  # thumbs up
@@ -817,7 +878,8 @@ def _fist_bump(rng: np.random.Generator) -> MotionRecord:
         r0, r1 = (t_raise0, t_raise1) if r == 0 else (f_raise0, f_raise1)
         w = window(t, r0, r1, t_back, t_low1)
         cocked = meet + offs[r] + np.array([-0.14 * fwd, 0.0, -0.02]) * s
-        target = mix(np.broadcast_to(cocked, (T, 3)), np.broadcast_to(meet + offs[r], (T, 3)), hit_w)
+        target = mix(np.broadcast_to(cocked, (T, 3)), np.broadcast_to(meet + offs[r], (T, 3)),
+                     hit_w)
         fingers = blend(blend(POSES["relaxed"], POSES["fist"], w), POSES["spread"], open_w * w)
         pose.set_arm("right", _reach_arc(pose, "right", target, w),
                      elbow_hint=pose.direction(np.array([-0.3, -0.4, -1.0])),
@@ -1088,9 +1150,11 @@ def _applaud_partner(rng: np.random.Generator) -> MotionRecord:
     fdir = lead.direction(unit(np.array([0.6, 0.0, 1.0])))
     for side, sgn, share in (("left", 1.0, 0.4), ("right", -1.0, 0.6)):
         palm = lead.direction(np.array([0.0, -sgn, 0.0]))
-        palm_c = centre + lead.direction(np.array([0.0, sgn, 0.0])) * (0.016 * s + share * open_m)[:, None]
+        palm_c = centre + lead.direction(np.array([0.0, sgn, 0.0])) * \
+            (0.016 * s + share * open_m)[:, None]
         wrist = palm_c + np.einsum("tij,j->ti", hand_rotation(fdir, palm),
-                                   -clip.props[0].palm_centre() * ([1, -1, 1] if side == "left" else 1))
+                                   -clip.props[0].palm_centre() *
+                                   ([1, -1, 1] if side == "left" else 1))
         lead.set_arm(side, _reach_arc(lead, side, wrist, w), fingers_dir=fdir, palm_normal=palm,
                      elbow_hint=lead.direction(np.array([-0.2, 0.6 * sgn, -1.0])),
                      orient_weight=_lead(w), fingers=blend(POSES["relaxed"], POSES["flat"], w))
@@ -1110,7 +1174,8 @@ def _applaud_partner(rng: np.random.Generator) -> MotionRecord:
     pitch, yaw = foll.look_angles(lead.joint("head"))
     foll.set_head(pitch * (1 - bow["weight"]) + bow["head"], yaw * (1 - bow["weight"]))
     phases = _ordered([("rest", 0, t0), ("raise", t0, t_up), ("applaud", t_up, t_stop),
-                       ("answer", max(t_stop, f0), f_end), ("rest", max(t_down, f_end), t[-1] + 1e-3)])
+                       ("answer", max(t_stop, f0), f_end),
+                       ("rest", max(t_down, f_end), t[-1] + 1e-3)])
     clip.extra["clap_hz"] = round(hz * clip.speed, 3)
     return _finish(clip, poses, [], phases)
 
@@ -1509,13 +1574,15 @@ def _punch_and_block(rng: np.random.Generator) -> MotionRecord:
                  fingers_dir=fdir_f, palm_normal=palm_f, orient_weight=_lead(guard_w),
                  fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
     foll.set_arm("right", _reach_arc(foll, "right", _guard(foll, "right", sf), guard_w),
-                 elbow_hint=foll.direction(np.array([0.0, -1.0, -1.0])), fingers_dir=fdir_f * [1, -1, 1],
+                 elbow_hint=foll.direction(np.array([0.0, -1.0, -1.0])),
+                 fingers_dir=fdir_f * [1, -1, 1],
                  palm_normal=palm_f, orient_weight=_lead(guard_w),
                  fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
     # The punch lands on the blocking forearm just below the wrist: the knuckles 3.5 cm in
     # front of it. The leader stands where that is 95 % of the arm's reach.
     f_hit = int(np.clip(round(hits[0] * clip.fps), 0, T - 1))
-    aim_pt = foll.joint("l_wrist")[f_hit] + foll.direction(np.array([0.032, 0.0, -0.025]) * sf)[f_hit]
+    aim_pt = foll.joint("l_wrist")[f_hit] + \
+        foll.direction(np.array([0.032, 0.0, -0.025]) * sf)[f_hit]
     sh_rel = np.array([0.0, -0.18 * sl, 1.408 * sl - 0.03])
     fdir_l = unit(aim_pt - np.array([aim_pt[0] - 0.4, sh_rel[1], sh_rel[2]]))
     palm_l = unit(np.array([0.0, 0.0, -1.0]) - fdir_l[2] * fdir_l)
@@ -1541,7 +1608,8 @@ def _punch_and_block(rng: np.random.Generator) -> MotionRecord:
     lead.set_arm("left", _reach_arc(lead, "left", _guard(lead, "left", sl), guard_w),
                  elbow_hint=lead.direction(np.array([0.0, 1.0, -1.0])),
                  fingers_dir=guard_fdir * [1, -1, 1], palm_normal=guard_palm * [1, -1, 1],
-                 orient_weight=_lead(guard_w), fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
+                 orient_weight=_lead(guard_w),
+                 fingers=blend(POSES["relaxed"], POSES["fist"], guard_w))
     poses = [lead, foll]
     _look_at_partner(poses, extra_pitch=(0.1, 0.1))
     clip.distance_m = float(-x_l)
@@ -1549,7 +1617,8 @@ def _punch_and_block(rng: np.random.Generator) -> MotionRecord:
     for i, h in enumerate(hits):
         phases += [("punch", h - 0.25 * k, h + 0.15 * k), ("retract", h + 0.15 * k, h + 0.5 * k)]
     phases += [("lower", t_last, t_end), ("rest", t_end, t[-1] + 1e-3)]
-    designs = [_Design(0, "right_hand", 1, "left_forearm", h - 0.15 * k, h + 0.25 * k) for h in hits]
+    designs = [_Design(0, "right_hand", 1, "left_forearm", h - 0.15 * k, h + 0.25 * k)
+               for h in hits]
     return _finish(clip, poses, designs, _ordered(phases))
 
 
@@ -1576,13 +1645,14 @@ def _pass_object(rng: np.random.Generator) -> MotionRecord:
     t = clip.frames(t_back + clip.uniform(0.3, 0.6))
     T = len(t)
     reach = clip.uniform(0.86, 0.93)
-    meet = np.array([0.0, clip.uniform(-0.04, 0.04), _meeting_height(clip, (1.0, 1.12), reach, 0.1)])
+    meet = np.array([0.0, clip.uniform(-0.04, 0.04),
+                     _meeting_height(clip, (1.0, 1.12), reach, 0.1)])
     # The giver's palm up under the object, the taker's hand over it, fingers across it.
     give_pose, take_pose = POSES["cup"], blend(POSES["cup"], POSES["grip"], 0.7)
     fdirs = [unit(np.array([1.0, 0.0, 0.15])), unit(np.array([-0.45, 1.0, 0.0]))]
     palms = [np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])]
-    hands = [_hand_points_world(clip.props[r], "right", fdirs[r], palms[r], (give_pose, take_pose)[r])
-             for r in range(2)]
+    hands = [_hand_points_world(clip.props[r], "right", fdirs[r], palms[r],
+                                (give_pose, take_pose)[r]) for r in range(2)]
     up = np.array([0.0, 0.0, 1.0])
     g_min = _separating_gap(hands[0], hands[1], up, 0.022)
     g_max = _separating_gap(hands[0], hands[1], up, 0.042)
@@ -1699,7 +1769,8 @@ def _side_by_side(clip: Clip, raise_up: bool) -> MotionRecord:
         close = window(t, t_join - 0.25 * k, t_join, t_rel0, t_rel0 + 0.25 * k) \
             if release else ramp(t, t_join - 0.25 * k, t_join)
         curl = window(t, t_join - 0.5 * k, t_join - 0.25 * k, t_rel0 + 0.25 * k,
-                      t_rel0 + 0.45 * k) if release else ramp(t, t_join - 0.5 * k, t_join - 0.25 * k)
+                      t_rel0 + 0.45 * k) if release else \
+            ramp(t, t_join - 0.5 * k, t_join - 0.25 * k)
         apart = (normal if r else -normal) * (0.06 * s) * (1.0 - close)[:, None]
         # Raised in a forward arc, arms long, so the inner elbows stay apart.
         arc = pose.direction(np.array([0.3 * s, 0.0, 0.0])) * (4 * up_w * (1 - up_w))[:, None]
@@ -1837,7 +1908,8 @@ def _hug(rng: np.random.Generator) -> MotionRecord:
                                    t_rel0 + 0.2))
         # Heads turn aside past the partner's, toward its own left.
         p_face, y_face = pose.look_angles(other.joint("head"))
-        pose.set_head(mix(p_face, np.full(T, 0.15), wrap[r]), mix(y_face, np.full(T, 0.45), wrap[r]))
+        pose.set_head(mix(p_face, np.full(T, 0.15), wrap[r]),
+                      mix(y_face, np.full(T, 0.45), wrap[r]))
     phases = _ordered([("rest", 0, t0), ("approach", t0, t_wrap0), ("embrace", t_wrap0, t_wrap1),
                        ("hold", t_wrap1, t_rel0), ("release", t_rel0, t_rel1),
                        ("step_back", t_rel1, t_back1), ("rest", t_back1, t[-1] + 1e-3)])
@@ -1933,11 +2005,13 @@ def _dance_holding_hands(rng: np.random.Generator) -> MotionRecord:
                          elbow_hint=pose.direction(np.array([-0.3, 0.5 * sgn, -1.0])),
                          fingers_dir=turn3(clasp[1][r]), palm_normal=turn3(clasp[2][r]),
                          orient_weight=_lead(join),
-                         fingers=blend(POSES["relaxed"], blend(POSES["flat"], clasp[3], curl), join))
+                         fingers=blend(POSES["relaxed"],
+                                       blend(POSES["flat"], clasp[3], curl), join))
         designs.append(_Design(0, f"{('right', 'left')[pair]}_hand", 1,
                                f"{('left', 'right')[pair]}_hand", t_join - 0.2, t_d1 + 0.3))
     _look_at_partner(poses)
-    phases = _ordered([("rest", 0, t0), ("join", t0, t_d0), ("turn" if circle else "sway", t_d0, t_d1),
+    phases = _ordered([("rest", 0, t0), ("join", t0, t_d0),
+                       ("turn" if circle else "sway", t_d0, t_d1),
                        ("release", t_d1, t_rel1), ("rest", t_rel1, t[-1] + 1e-3)])
     return _finish(clip, poses, designs, phases)
 
@@ -1993,7 +2067,8 @@ def _pat_a_cake(rng: np.random.Generator) -> MotionRecord:
             rest = pose.rest_wrist(side)[0]
             own_palm = np.array([0.0, -sgn * f, 0.0])  # palms of a clap face each other
             clap_centre = np.array([x_self + f * 0.2 * sl, sgn * f * 0.014 * sl, z - 0.05])
-            clap = clap_centre + _palm_to_wrist(clip.props[r], side, unit([0.2 * f, 0, 1]), own_palm)
+            clap = clap_centre + _palm_to_wrist(clip.props[r], side, unit([0.2 * f, 0, 1]),
+                                                own_palm)
             ready = np.array([x_self + f * 0.2 * sl, sgn * f * 0.14 * sl, z - 0.12]) + \
                 _palm_to_wrist(clip.props[r], side, up, fwd * f)
             # Orientation keys only at the beats: to and from rest the hand follows the forearm
@@ -2077,7 +2152,8 @@ def _twirl_partner(rng: np.random.Generator) -> MotionRecord:
     z_low = clip.uniform(1.05, 1.15) * sf
     z_high = (_SHOULDER_OFFSET[2] + clip.uniform(0.13, 0.18)) * sf
     y_hold = -0.06 * sf
-    l_wrist_off = np.array([0.0, 0.0, gap]) + _palm_to_wrist(clip.props[0], "right", l_fingers, l_palm)
+    l_wrist_off = np.array([0.0, 0.0, gap]) + \
+        _palm_to_wrist(clip.props[0], "right", l_fingers, l_palm)
     # The follower stands at the origin; the leader where the raised hold is ~92 % of its
     # reach, at least 0.47 m away (the follower's arms sweep round as it turns): a short
     # leader holds the hands lower.
@@ -2097,7 +2173,8 @@ def _twirl_partner(rng: np.random.Generator) -> MotionRecord:
     poses = [BodyPose(clip.props[0], root_l, 0.0, spine_bend=0.08 * lift),
              BodyPose(clip.props[1], np.zeros((T, 2)), yaw_f)]
     lead, foll = poses
-    pivot = np.stack([np.full(T, -0.12 * sf), np.full(T, y_hold), z_low + (z_high - z_low) * lift], -1)
+    pivot = np.stack([np.full(T, -0.12 * sf), np.full(T, y_hold),
+                      z_low + (z_high - z_low) * lift], -1)
     # Follower: palm faces its own front as it turns.
     palm_f = np.stack([np.cos(yaw_f), np.sin(yaw_f), np.zeros(T)], -1)
     wrist_f = foll.wrist_for_palm("left", pivot, f_fingers, palm_f)
