@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from dyad.errors import DyadInputError
@@ -48,10 +50,13 @@ def run(args: argparse.Namespace) -> int:
             "checkpoint": str(generator.loaded.path), "fps": float(config.fps),
             "chunk_frames": int(config.chunk_frames)}
     server = GeneratorServer(generator, args.bind, args.idle_timeout, args.max_streams, info)
+    stop = threading.Event()
+    # SIGTERM (service managers, `kill`) stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"dyad serve: serving {', '.join(generator.modes)} on {server.endpoint} "
-          f"({generator.device}); Ctrl-C stops", file=sys.stderr, flush=True)
+          f"({generator.device}); Ctrl-C or SIGTERM stops", file=sys.stderr, flush=True)
     try:
-        server.serve_forever()
+        server.serve_forever(stop)
     except KeyboardInterrupt:
         pass
     finally:

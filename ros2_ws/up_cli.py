@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--command", default=None, metavar="TEXT",
                    help="publish this command on /dyad/command once the graph is ready")
     p.add_argument("--duration", type=float, default=None,
-                   help="stop after this many seconds (default: run until Ctrl-C)")
+                   help="stop this many seconds after the graph is ready (and the command "
+                        "answered); default: run until Ctrl-C")
     p.add_argument("--ready-timeout", type=float, default=120.0,
                    help="seconds to wait for every node to report ready (default 120)")
     p.add_argument("--log-dir", type=Path, default=None,
@@ -146,7 +147,7 @@ def _up(args: argparse.Namespace, roles: list[str], params: dict) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from .graph import PARAMS_FILE, Graph
+    from .graph import PARAMS_FILE, ROLES, Graph
     from .graph_probe import GraphProbe, status_fields
 
     graph = Graph(roles, params_files=[PARAMS_FILE, *[p.resolve() for p in args.params]],
@@ -168,16 +169,23 @@ def _up(args: argparse.Namespace, roles: list[str], params: dict) -> int:
             code = EXIT_FAILED
         if args.command is not None:
             t0 = probe.send_command(args.command)
-            got = probe.spin_for(10.0, lambda: bool(probe.rec.controller or probe.rec.forward))
+
+            def answered():  # a controller command, or the generator saying why not
+                return bool(probe.rec.controller or probe.rec.forward) or any(
+                    s.get("event") == "error"
+                    for s in probe.statuses_since(t0, ROLES["generator"].node_name))
+
+            probe.spin_for(10.0, answered)
+            got = bool(probe.rec.controller or probe.rec.forward)
             first = (probe.rec.controller or probe.rec.forward)
             summary["first_command_ms"] = round((first[0].t - t0) * 1000, 1) if got else None
             print(f"dyad up: command sent; first controller command "
-                  f"{'after %.0f ms' % summary['first_command_ms'] if got else 'not seen in 10 s'}",
+                  f"{'after %.0f ms' % summary['first_command_ms'] if got else 'not seen'}",
                   file=sys.stderr)
             for s in probe.statuses_since(t0):
                 if s["level"] >= 2:
                     print(f"  {s['name']}: {s['message']}", file=sys.stderr)
-        deadline = None if args.duration is None else t_start + args.duration
+        deadline = None if args.duration is None else time.monotonic() + args.duration
         while deadline is None or time.monotonic() < deadline:
             probe.spin_for(0.5 if deadline is None else min(0.5, deadline - time.monotonic()))
             if graph.exited():

@@ -278,10 +278,10 @@ def _namespace_prefixes() -> list[list[str]]:
 def graph_run(tmp_path_factory):
     """Run the scenario once in a private network namespace; its recorded results."""
     pytest.importorskip("rclpy")
-    from ros_tiny_generator import build_tiny_checkpoint
+    from ros_tiny_generator import shared_tiny_checkpoint
 
     root = tmp_path_factory.mktemp("ros_graph")
-    checkpoint = build_tiny_checkpoint(root / "gen")
+    checkpoint = shared_tiny_checkpoint(tmp_path_factory)
     out, bag, logs = root / "results.json", root / "bag", root / "logs"
     inner = (f"ip link set lo up && exec {sys.executable} {Path(__file__).resolve()} "
              f"--scenario {out} --checkpoint {checkpoint} --bag {bag} --log-dir {logs}")

@@ -8,7 +8,6 @@ import json
 import os
 import py_compile
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -149,26 +148,6 @@ def test_dyad_up_refuses_to_overwrite_a_bag(tmp_path, capsys):
     (tmp_path / "bag").mkdir()
     assert main(["up", "--record", str(tmp_path / "bag")]) == 2
     assert "already exists" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_dyad_up_starts_and_stops_a_graph_in_a_private_network(tmp_path):
-    pytest.importorskip("rclpy")
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare not available")
-    argv = [sys.executable, "-m", "dyad.cli", "up", "--roles", "playback,mock_controller",
-            "--duration", "4", "--log-dir", str(tmp_path / "logs"), "--json",
-            "--set", "playback.controller=forward_position", "--private-network"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"))
-    if proc.returncode != 0 and "unshare" in proc.stderr and "Operation not permitted" in \
-            proc.stderr:
-        pytest.skip("no permission for a network namespace")
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
-    assert summary["states"] == {"dyad_playback": "idle", "dyad_mock_controller": "ready"}
-    assert summary["exit_codes"] == {"playback": 0, "mock_controller": 0}
-    assert "forward_position" in (tmp_path / "logs" / "playback.log").read_text()
 
 
 def test_graph_refuses_unknown_roles():

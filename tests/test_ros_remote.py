@@ -19,12 +19,12 @@ from dyad.errors import DyadInputError
 from dyad.generator.remote import (DEFAULT_ENDPOINT, GeneratorServer, RemoteGenerator,
                                    RemoteGeneratorBusy, RemoteGeneratorError, check_endpoint,
                                    is_loopback)
-from ros_tiny_generator import build_tiny_checkpoint
+from ros_tiny_generator import shared_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny_gen"))
+    return shared_tiny_checkpoint(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
