@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from dyad.errors import DyadError, DyadInputError
 
@@ -72,10 +72,10 @@ class BagRecorderNode(DyadNode):
             self.writer = McapBagWriter(path)
             for (topic, msgtype), cls in zip(parsed, classes):
                 self.writer.add_topic(topic, msgtype)
+                # Volatile reliable matches reliable publishers of any durability; best effort
+                # matches trackers (which publish best effort) too.
                 qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
-                if topic == "/dyad/estop":
-                    qos.durability = DurabilityPolicy.TRANSIENT_LOCAL
-                elif topic == "/dyad/hand_keypoints":
+                if topic == "/dyad/hand_keypoints":
                     qos.reliability = ReliabilityPolicy.BEST_EFFORT
                 self.create_subscription(cls, topic, self._recorder(topic), qos, raw=True)
         except DyadError as exc:

@@ -19,7 +19,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from .conversions import seconds_of, stream_id
 from .graph import ROLES
-from .node_base import CHUNK_QOS, CONTROL_QOS, ESTOP_QOS, EVENT_QOS, SENSOR_QOS, STATUS_TOPIC
+from .node_base import (CHUNK_QOS, CONTROL_QOS, ESTOP_QOS, EVENT_QOS, SENSOR_QOS,
+                        STATUS_TOPIC)
 from .playback_node import FORWARD_TOPIC, JTC_TOPIC
 
 READY_STATES = ("ready", "idle", "recording")
@@ -62,6 +63,8 @@ class GraphProbe(Node):
         self.rec = Recording()
         self.command_pub = self.create_publisher(String, "/dyad/command", EVENT_QOS)
         self.estop_pub = self.create_publisher(Bool, "/dyad/estop", ESTOP_QOS)
+        # what `ros2 topic pub /dyad/estop ...` uses: volatile, not latched
+        self.estop_plain_pub = self.create_publisher(Bool, "/dyad/estop", 10)
         self.keypoint_pub = self.create_publisher(PoseArray, "/dyad/hand_keypoints", SENSOR_QOS)
         self.unchecked_pub = self.create_publisher(JointTrajectory, "/dyad/robot/joint_trajectory",
                                                    CHUNK_QOS)
@@ -130,9 +133,10 @@ class GraphProbe(Node):
         self.command_pub.publish(String(data=text))
         return t
 
-    def send_estop(self, pressed: bool) -> float:
+    def send_estop(self, pressed: bool, latched: bool = True) -> float:
+        """Press or release the e-stop (from a latched publisher, or a plain one)."""
         t = time.monotonic()
-        self.estop_pub.publish(Bool(data=bool(pressed)))
+        (self.estop_pub if latched else self.estop_plain_pub).publish(Bool(data=bool(pressed)))
         return t
 
     def send_keypoints(self, positions_m: np.ndarray) -> float:

@@ -35,10 +35,16 @@ CHUNK_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE,
 # Status and verdicts: reliable, a burst of errors fits.
 EVENT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST)
-# The e-stop latches: a node that starts (or restarts) after it was pressed still sees it.
+# The e-stop latches: a node that starts (or restarts) after it was pressed still sees it when
+# the e-stop's publisher latches (transient local). A transient-local subscription does not
+# match a volatile publisher (`ros2 topic pub` by default), so e-stop listeners subscribe with
+# both profiles: every publisher reaches them, and latched ones replay their last state.
 ESTOP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.TRANSIENT_LOCAL,
                        history=HistoryPolicy.KEEP_LAST)
+ESTOP_VOLATILE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.VOLATILE,
+                                history=HistoryPolicy.KEEP_LAST)
 # Commands to the controller: reliable, only the newest matters.
 CONTROL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST)

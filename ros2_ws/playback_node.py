@@ -26,6 +26,8 @@ stream.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
@@ -35,8 +37,8 @@ from dyad.errors import DyadError, DyadInputError
 
 from .command_limiter import CommandLimiter
 from .conversions import controller_trajectory, is_end_marker, seconds_of, stream_id
-from .node_base import (CHUNK_QOS, CONTROL_QOS, ERROR, ESTOP_QOS, OK, SENSOR_QOS, WARN,
-                        DyadNode, run_node)
+from .node_base import (CHUNK_QOS, CONTROL_QOS, ERROR, ESTOP_QOS, ESTOP_VOLATILE_QOS, OK,
+                        SENSOR_QOS, WARN, DyadNode, run_node)
 from .playback_schedule import CheckedChunk, PlaybackSchedule
 from .retarget_node import DEFAULT_ROBOTS
 
@@ -101,8 +103,19 @@ class PlaybackNode(DyadNode):
                                  self.guard(self.on_checked, "checked chunk"), CHUNK_QOS)
         self.create_subscription(JointState, "/dyad/teleop/joint_command",
                                  self.guard(self.on_teleop, "teleop command"), CONTROL_QOS)
-        self.create_subscription(Bool, "/dyad/estop", self.guard(self.on_estop, "e-stop"),
-                                 ESTOP_QOS)
+        estop = self.guard(self.on_estop, "e-stop")
+        self._estop_seen: deque = deque(maxlen=64)
+
+        def on_estop_sample(msg: Bool, info) -> None:
+            # A latched publisher's sample reaches both subscriptions: act on it once.
+            key = (str(info.get("publisher_gid")), info.get("publication_sequence_number"),
+                   info.get("source_timestamp"))
+            if key not in self._estop_seen:
+                self._estop_seen.append(key)
+                estop(msg)
+
+        for qos in (ESTOP_QOS, ESTOP_VOLATILE_QOS):   # latched and plain publishers alike
+            self.create_subscription(Bool, "/dyad/estop", on_estop_sample, qos)
         self.create_subscription(JointState, "/joint_states",
                                  self.guard(self.on_joint_states, "joint states"), SENSOR_QOS)
         self.create_timer(1.0 / max(self.rate_hz, 1.0), self.guard(self.tick, "tick"))

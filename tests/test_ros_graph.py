@@ -234,12 +234,12 @@ def scenario(out: Path, checkpoint: str, bag: str, log_dir: str) -> None:
 
         probe.spin_for(3.0, lambda: bool(teleop_status()))   # the next heartbeat
         teleop_out = [r for r in controller_since(t5) if len(r.msg.points) == 1]
-        t_e2 = probe.send_estop(True)
+        t_e2 = probe.send_estop(True, latched=False)    # as `ros2 topic pub` would
         for i in range(30):
             probe.send_keypoints(clip[i].reshape(-1, 3))
             probe.spin_for(period)
         after_estop = controller_since(t_e2)
-        probe.send_estop(False)
+        probe.send_estop(False, latched=False)
         probe.spin_for(0.2)
         res["teleop"] = {
             "sent": len(sent), "publish_rate_hz": len(sent) / (t6 - t5),
