@@ -590,12 +590,22 @@ def _hand_points_world(props: Proportions, side: str, fingers_dir, palm_normal,
 def _separating_gap(points_a: np.ndarray, points_b: np.ndarray, normal: np.ndarray,
                     clearance_m: float) -> float:
     """Smallest shift of ``points_b`` along ``normal`` (from where they are) after which every
-    point of b is at least ``clearance_m`` from every point of a."""
-    v = (points_b[None, :, :] - points_a[:, None, :]).reshape(-1, 3)
-    vn = v @ normal
+    point of b is at least ``clearance_m`` from every point of a.
+
+    Args:
+        points_a: (A, 3) points, or (F, A, 3) for several frames at once.
+        points_b: (B, 3) points, or (F, B, 3).
+        normal: (3,) unit direction, or (F, 3): one per frame.
+        clearance_m: required distance.
+
+    Returns:
+        The shift (>= 0) that clears every frame.
+    """
+    v = points_b[..., None, :, :] - points_a[..., :, None, :]
+    vn = (v * np.asarray(normal)[..., None, None, :]).sum(-1)
     disc = vn ** 2 - ((v ** 2).sum(-1) - clearance_m ** 2)
-    upper = -vn + np.sqrt(np.maximum(disc, 0.0))
-    return float(max(upper[disc > 0].max(initial=0.0), 0.0))
+    upper = np.where(disc > 0, -vn + np.sqrt(np.maximum(disc, 0.0)), 0.0)
+    return float(max(upper.max(initial=0.0), 0.0))
 
 
 def _palm_pair_offsets(props: tuple[Proportions, Proportions], sides: tuple[str, str],
@@ -1878,12 +1888,13 @@ def _hug(rng: np.random.Generator) -> MotionRecord:
             # Back the hand off the partner's trunk until its joints keep 2.5 cm clearance
             # all through the embrace (the partner bends and sways under it).
             cup = blend(POSES["flat"], POSES["cup"], 0.5)
-            backoff = 0.0
-            for f in np.linspace(t_mid * clip.fps, t_rel_mid * clip.fps, 8).astype(int):
-                f = min(f, T - 1)
-                hand_pts = _hand_points_world(clip.props[r], hand_side, fdir[f], palm[f], cup)
-                backoff = max(backoff, _separating_gap(other.pos[f, :18], hand_pts + spot[f],
-                                                       -palm[f], 0.025))
+            fs = np.minimum(np.linspace(t_mid * clip.fps, t_rel_mid * clip.fps, 8).astype(int),
+                            T - 1)
+            c = clip.props[r].palm_centre() * ([1, -1, 1] if hand_side == "left" else 1)
+            hand_pts = np.matmul(_standard_hand(cup, hand_side) * clip.props[r].hand_scale - c,
+                                 hand_rotation(fdir[fs], palm[fs]).transpose(0, 2, 1))
+            backoff = _separating_gap(other.pos[fs, :18], hand_pts + spot[fs, None], -palm[fs],
+                                      0.025)
             spot = spot - palm * backoff
             wrist = spot - np.einsum("tij,j->ti", hand_rotation(fdir, palm),
                                      clip.props[r].palm_centre() *
