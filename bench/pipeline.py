@@ -1,5 +1,4 @@
-"""ROS 2 pipeline latency and rates: command -> first checked trajectory, sustained chunk rate
-versus playback, teleop rate and added latency, on the real node graph.
+"""ROS 2 graph: command -> first checked trajectory, chunk rate vs playback, teleop rate/latency.
 
 The graph (generator, retarget, validator, playback, teleop, mock controller) runs as separate
 processes, as ``dyad up`` starts it, inside a private network namespace with only loopback
@@ -7,7 +6,7 @@ processes, as ``dyad up`` starts it, inside a private network namespace with onl
 A probe node publishes commands and keypoints and timestamps what reaches the controller topic.
 
 - ``command_to_first_trajectory_ms``: ``/dyad/command`` published -> first checked
-  JointTrajectory received on the controller topic (generation, retargeting, the gate and three
+  JointTrajectory received on the controller topic (generation, retargeting, the gate and five
   DDS hops), over ``--commands`` commands after one warm-up.
 - ``sustained``: one ``--seconds`` motion with the generator unpaced: checked frames per second
   versus the 30 fps playback rate, the smallest lead of a checked chunk over its playback time,
