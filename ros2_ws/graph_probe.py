@@ -17,7 +17,6 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
-from .conversions import seconds_of, stream_id
 from .graph import ROLES
 from .node_base import (CHUNK_QOS, CONTROL_QOS, ESTOP_QOS, EVENT_QOS, SENSOR_QOS,
                         STATUS_TOPIC)
@@ -154,19 +153,3 @@ class GraphProbe(Node):
         t = time.monotonic()
         self.keypoint_pub.publish(msg)
         return t
-
-
-def controller_chunks(received: list[Received]) -> list[dict]:
-    """Controller trajectories as plain dicts: receipt time, stamp, positions (T, N)."""
-    return [{"t": r.t, "stamp": seconds_of(r.msg.header.stamp),
-             "positions": np.array([p.positions for p in r.msg.points], dtype=np.float64),
-             "joints": list(r.msg.joint_names)} for r in received]
-
-
-def chunk_frames(received: list[Received]) -> list[tuple[tuple[int, int], int, int]]:
-    """(stream, first frame, frames) of recorded robot chunks (stream times)."""
-    out = []
-    for r in received:
-        times = [seconds_of(p.time_from_start) for p in r.msg.points]
-        out.append((stream_id(r.msg.header.stamp), int(round(times[0] * 30.0)), len(times)))
-    return out
