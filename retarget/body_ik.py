@@ -65,14 +65,19 @@ class BodyIKConfig:
         wrist_rotation_weight: wrist orientation.
         posture_weight: pull of every unknown joint toward the standing rest pose.
         temporal_weight: pull toward the previous frame's solution.
+        max_step_rad: largest change of a body joint from one warm frame to the next (0.2 rad
+            is 6 rad/s at 30 fps; 0 disables the bound).
         huber_delta_m: point errors beyond this count linearly (one unreachable target does
             not drag the whole body).
         clearance_m: surface-to-surface distance kept between the sphere groups.
         clearance_weight: weight of the squared penetration of that distance.
         damping, min_damping: Levenberg-Marquardt damping of the first step and its floor.
         max_iterations: linearisations per warm-started frame.
-        contact_iterations: extra linearisations allowed when clearance terms are near; the
-            last step is then only taken once checked (no real-time shortcut).
+        contact_iterations: extra linearisations allowed when clearance terms are near or the
+            last step is large; the last step is then only taken once checked.
+        unchecked_step_rad: the last step of a frame is taken without checking its cost (the
+            next frame corrects it: real-time iteration) only when no unknown moves more than
+            this; a larger one can overshoot on conflicting targets and alternate frame to frame.
         first_frame_iterations: linearisations of a cold frame.
         step_tolerance: stop when no unknown moves more than this (rad or m).
     """
@@ -88,7 +93,9 @@ class BodyIKConfig:
     wrist_weight: float = 8.0
     wrist_rotation_weight: float = 0.08
     posture_weight: float = 2e-4
-    temporal_weight: float = 1e-3
+    temporal_weight: float = 3e-3
+    max_step_rad: float = 0.2
+    unchecked_step_rad: float = 0.05
     huber_delta_m: float = 0.05
     clearance_m: float = 0.005
     clearance_weight: float = 200.0
@@ -415,6 +422,15 @@ class BodyIK:
         x_prev_ref = q_prev
         iterations = cfg.max_iterations if warm else cfg.first_frame_iterations
         reg_t = cfg.temporal_weight if warm else 0.0
+        lo, hi = self._lo, self._hi
+        if warm and cfg.max_step_rad > 0:
+            # A warm frame moves each joint at most max_step_rad: an arm that cannot meet
+            # every target (a 5-joint arm and a full wrist pose) must not jump between
+            # equally poor solutions from one frame to the next.
+            nb = self._nbase
+            prev = q_prev[self._qidx]
+            lo = np.concatenate([self._lo[:nb], np.maximum(self._lo[nb:], prev - cfg.max_step_rad)])
+            hi = np.concatenate([self._hi[:nb], np.minimum(self._hi[nb:], prev + cfg.max_step_rad)])
         n = len(self._cols)
         mu = cfg.damping
         self._touching = False
@@ -429,13 +445,13 @@ class BodyIK:
             H.flat[::n + 1] += reg_diag + mu
             g = A.T @ r + reg_t * dv_t + self._posture_w * dv_p
             x = np.concatenate([np.zeros(self._nbase), q[self._qidx]])
-            step = _projected_newton_step(H, g, x, self._lo, self._hi)
-            q_new = self._integrate(q, step)
+            step = _projected_newton_step(H, g, x, lo, hi)
+            q_new = self._integrate(q, step, lo, hi)
             if np.abs(step).max() < cfg.step_tolerance:
                 q = q_new
                 break
             if evaluations >= iterations:
-                if not self._touching:
+                if not self._touching and np.abs(step).max() <= cfg.unchecked_step_rad:
                     q = q_new  # real-time iteration: the next frame corrects this step
                     break
                 if evaluations >= iterations + cfg.contact_iterations:
@@ -476,12 +492,12 @@ class BodyIK:
         """The configuration of the last solve (None before the first or after ``reset``)."""
         return None if self._q_prev is None else self._q_prev.copy()
 
-    def _integrate(self, q: np.ndarray, step: np.ndarray) -> np.ndarray:
+    def _integrate(self, q: np.ndarray, step: np.ndarray, lo: np.ndarray,
+                   hi: np.ndarray) -> np.ndarray:
         v = np.zeros(self.model.nv)
         v[self._cols] = step
         q_new = self._pin.integrate(self.model, q, v)
-        q_new[self._qidx] = np.clip(q_new[self._qidx], self._lo[self._nbase:],
-                                    self._hi[self._nbase:])
+        q_new[self._qidx] = np.clip(q_new[self._qidx], lo[self._nbase:], hi[self._nbase:])
         return q_new
 
     def _reg_deltas(self, q: np.ndarray, q_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

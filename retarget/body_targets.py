@@ -383,7 +383,8 @@ def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]
     the other agents' wrists, elbows and shoulders is found, frame by frame; within
     ``contact_far_m`` the wrist target moves toward that point's robot target plus the human
     offset (two wrists meet at the midpoint of their targets), fully within
-    ``contact_near_m`` (smoothstep in between, so nothing jumps).
+    ``contact_near_m`` (smoothstep in between, so nothing jumps). The elbow target follows
+    half of the wrist's shift.
 
     Args:
         tracks: one :class:`TargetTrack` per agent (modified).
@@ -417,7 +418,12 @@ def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]
             u = np.clip((far - d) / (far - near), 0.0, 1.0)
             weight = (u * u * (3.0 - 2.0 * u))[:, None]
             blended = (1.0 - weight) * original[a][wrist] + weight * anchor
-            track.points_m[wrist] = np.where(weight > 0, blended, original[a][wrist])
+            shift = np.where(weight > 0, blended - original[a][wrist], 0.0)
+            track.points_m[wrist] = original[a][wrist] + shift
+            elbow = wrist[:2] + "elbow"
+            if elbow in track.points_m:
+                # The elbow goes half the way, so the forearm keeps its length and slant.
+                track.points_m[elbow] = original[a][elbow] + 0.5 * shift
 
 
 def _other_wrist(wrist: str) -> str:

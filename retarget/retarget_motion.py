@@ -57,6 +57,9 @@ SIDES = ("left", "right")
 # Show a progress bar by default when a clip has this many instance-frames and stderr is a
 # terminal.
 _PROGRESS_MIN_FRAMES = 600
+# Points whose miss marks a frame clamped: where the robot stands and what its hands and feet
+# touch. Knees, elbows and shoulders follow proportions the robot may not share.
+_END_POINTS = ("pelvis", "l_ankle", "r_ankle", "l_foot", "r_foot", "l_wrist", "r_wrist")
 _STANDARD_PALM_M = float(np.linalg.norm(HAND21_REST_RIGHT[9] - HAND21_REST_RIGHT[0]))
 
 
@@ -72,8 +75,9 @@ class RetargetConfig:
         body: the humanoid solver's weights (``BodyIKConfig``).
         hand: the finger solver's weights (``HandIKConfig``; None: its defaults).
         targets: target construction (root scaling, reach, contact blending).
-        clamp_tolerance_m: a body point (pelvis, knee, ankle, foot, shoulder, elbow, wrist)
-            farther than this from its target marks the frame ``clamped``.
+        clamp_tolerance_m: a pelvis, ankle, foot or wrist point farther than this from its
+            target marks the frame ``clamped`` (knees, elbows and shoulders follow human
+            proportions the robot may not share; their errors count in ``error_m`` only).
         finger_tolerance_m: a hand whose mean fingertip error exceeds this marks the frame
             ``clamped`` (robot hands differ from human ones: 1-3 cm is their normal
             fingertip error at rest).
@@ -573,7 +577,7 @@ def _solve_instance(inst: _Instance, t: int, obstacles, config: RetargetConfig):
     q = solver.solve(inst.track.frame(t), obstacles)
     info = solver.info
     clamped = bool(info.clamped) \
-        or any(e > config.clamp_tolerance_m for e in info.point_errors_m.values()) \
+        or any(info.point_errors_m.get(n, 0.0) > config.clamp_tolerance_m for n in _END_POINTS) \
         or any(e > config.finger_tolerance_m for e in info.fingertip_errors_m.values())
     return (solver.qpos(q), list(info.keypoint_errors_m()), clamped, info.limit_hits,
             info.min_clearance_m)
