@@ -1,7 +1,16 @@
-"""``dyad demo``: the README's main job, end to end on the default model and robot.
+"""``dyad demo``: the README's main job, end to end on the default model and robots.
 
-Today: synthesise a small dataset of each mode and render one clip of each to video. Each
-stage that lands extends it (generate from text, retarget, validate, render the robot).
+For each prompt (a two-person one and a two-hand one):
+
+1. generate human motion from the text with the default generator (streamed chunk by chunk);
+2. retarget it onto the default robot (two GR1 humanoids with Inspire hands for ``duet``, a
+   pair of Inspire hands for ``bimanual``) with Pinocchio IK;
+3. play it in the MuJoCo gate and write the verdict with its reasons;
+4. render the human skeletons and the robots (violations in red) to mp4.
+
+Everything lands in ``--out``; a JSON summary is printed on stdout. ``--ros`` then brings up
+the ROS 2 node graph (``dyad up``) in a private network namespace and sends the two-hand prompt
+on ``/dyad/command`` (the live graph drives robot hands; humanoids are retargeted offline).
 """
 
 from __future__ import annotations
@@ -9,35 +18,127 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+
+DEFAULT_PROMPTS = (
+    ("two people shake hands", "duet", "gr1_inspire"),
+    ("clap both hands twice", "bimanual", "inspire"),
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the main job: synthesise, generate and render a demo",
+    p = sub.add_parser("demo", help="run the main job: text -> motion -> robot -> gate -> videos",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("out/demo"),
                    help="folder for everything the demo writes (default: out/demo)")
-    p.add_argument("--clips", type=int, default=60, help="clips per mode to synthesise (default 60)")
+    p.add_argument("--duet-text", default=DEFAULT_PROMPTS[0][0],
+                   help=f"two-person prompt (default: {DEFAULT_PROMPTS[0][0]!r})")
+    p.add_argument("--bimanual-text", default=DEFAULT_PROMPTS[1][0],
+                   help=f"two-hand prompt (default: {DEFAULT_PROMPTS[1][0]!r})")
+    p.add_argument("--duet-robot", default=DEFAULT_PROMPTS[0][2],
+                   help="robot for the duet (default gr1_inspire; see `dyad robots`)")
+    p.add_argument("--bimanual-robot", default=DEFAULT_PROMPTS[1][2],
+                   help="robot (or hand family) for the two hands (default inspire)")
+    p.add_argument("--seconds", type=float, default=4.0, help="motion length (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="auto", help="generator device: auto, cpu or cuda")
+    p.add_argument("--no-video", action="store_true", help="skip the videos")
+    p.add_argument("--ros", action="store_true",
+                   help="afterwards, run the ROS 2 graph (dyad up --private-network) on the "
+                        "two-hand prompt; the live graph drives hands (humanoids: offline only)")
     p.set_defaults(func=run)
 
 
+def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed: int,
+               device: str, video: bool) -> dict:
+    """Generate, retarget, validate and (optionally) render one prompt; returns a summary."""
+    from dyad.generator.streaming import default_generator
+    from dyad.motion import record_from_chunks
+    from dyad.retarget.retarget_motion import retarget_motion
+    from dyad.sim.gate import validate
+
+    gen = default_generator(device=device)
+    start = time.perf_counter()
+    chunks, first_chunk_ms = [], None
+    for chunk in gen.stream(text, mode=mode, seconds=seconds, seed=seed):
+        if first_chunk_ms is None:
+            first_chunk_ms = (time.perf_counter() - start) * 1e3
+        chunks.append(chunk)
+    motion = record_from_chunks(chunks, text=text)
+    generate_s = time.perf_counter() - start
+    stem = out / mode
+    motion_path = motion.save(stem.with_name(f"{mode}_motion.npz"))
+
+    start = time.perf_counter()
+    traj = retarget_motion(motion, robot, progress=False)
+    retarget_ms = (time.perf_counter() - start) * 1e3 / motion.num_frames
+    traj_path = traj.save(stem.with_name(f"{mode}_robot.npz"))
+
+    start = time.perf_counter()
+    report = validate(traj)
+    validate_s = time.perf_counter() - start
+    report_path = stem.with_name(f"{mode}_report.json")
+    report_path.write_text(report.to_json())
+
+    summary = {
+        "text": text, "mode": mode, "robot": robot, "frames": motion.num_frames,
+        "first_chunk_ms": round(first_chunk_ms or 0.0, 1),
+        "generate_realtime_factor": round(motion.duration_s / generate_s, 1),
+        "retarget_ms_per_frame": round(retarget_ms, 2),
+        "gate_realtime_factor": round(motion.duration_s / validate_s, 1),
+        "passed": report.passed,
+        "violations": sorted({v.kind for v in report.violations}),
+        "files": {"motion": str(motion_path), "trajectory": str(traj_path),
+                  "report": str(report_path)},
+    }
+    if video:
+        from dyad.sim.robot_render import render_trajectory
+        from dyad.sim.skeleton_render import render_motion
+
+        summary["files"]["motion_video"] = str(
+            render_motion(motion, stem.with_name(f"{mode}_motion.mp4")))
+        summary["files"]["robot_video"] = str(
+            render_trajectory(traj, stem.with_name(f"{mode}_robot.mp4"), report))
+    return summary
+
+
 def run(args: argparse.Namespace) -> int:
-    from dyad.motion import MotionRecord
-    from dyad.sim.skeleton_render import render_motion
-    from dyad.training.synth.dataset import synthesize_dataset
+    from dyad.errors import DyadInputError
 
     out = Path(args.out)
-    summary: dict = {"out": str(out)}
-    for mode in ("duet", "bimanual"):
-        data_dir = out / f"data-{mode}"
-        print(f"[demo] synthesising {args.clips} {mode} clips into {data_dir}", file=sys.stderr)
-        synthesize_dataset(mode, args.clips, args.seed, data_dir, overwrite=True)
-        first = sorted((data_dir / "train").glob("*.npz"))[0]
-        record = MotionRecord.load(first)
-        video = render_motion(record, out / f"{mode}.mp4")
-        summary[mode] = {"dataset": str(data_dir), "clip": str(first), "text": record.text,
-                         "video": str(video)}
-        print(f"[demo] {mode}: \"{record.text}\" -> {video}", file=sys.stderr)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DyadInputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    prompts = ((args.duet_text, "duet", args.duet_robot),
+               (args.bimanual_text, "bimanual", args.bimanual_robot))
+    results = []
+    for text, mode, robot in prompts:
+        print(f"[demo] {mode}: {text!r} -> {robot}", file=sys.stderr)
+        result = run_prompt(text, mode, robot, out, args.seconds, args.seed, args.device,
+                            video=not args.no_video)
+        verdict = "PASS" if result["passed"] else "FAIL (" + ", ".join(result["violations"]) + ")"
+        print(f"[demo]   gate: {verdict}; files in {out}", file=sys.stderr)
+        results.append(result)
+    summary = {"out": str(out), "prompts": results}
+    if args.ros:
+        summary["ros"] = _run_graph(args.bimanual_text, out)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _run_graph(text: str, out: Path) -> dict:
+    """Run ``dyad up`` on ``text`` in a private network namespace and return its JSON."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "dyad.cli", "up", "--private-network", "--command", text,
+           "--duration", "15", "--json", "--log-dir", str(out / "ros_logs")]
+    print(f"[demo] ROS 2 graph: {' '.join(cmd[2:])}", file=sys.stderr)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"ok": False, "exit_code": proc.returncode, "stderr": proc.stderr[-2000:]}
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {"ok": True, "stdout": proc.stdout[-2000:]}
