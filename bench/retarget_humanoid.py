@@ -126,41 +126,18 @@ def _mode(robot: str, mode: str, args) -> dict:
 
 def _reachable(robot_name: str, samples: int, seed: int) -> dict:
     """Random poses -> FK -> targets -> solve from a 0.15 rad perturbation."""
-    import pinocchio as pin
-
     from dyad.retarget.body_ik import BodyIK, BodyIKConfig
-    from dyad.retarget.body_targets import BodyTargets
     from dyad.retarget.registry import load_robot
 
     ik = BodyIK(load_robot(robot_name),
                 config=BodyIKConfig(clearance_weight=0.0, posture_weight=1e-9,
                                     first_frame_iterations=60))
     rng = np.random.default_rng(seed)
-    model, data = ik.model, ik.model.createData()
-    lo, hi = model.lowerPositionLimit[ik._qidx], model.upperPositionLimit[ik._qidx]
     points, rotations, iterations = [], [], []
     for _ in range(samples):
-        q = ik.q_rest.copy()
-        q[:2] += rng.uniform(-1.0, 1.0, 2)
-        yaw = rng.uniform(-np.pi, np.pi)
-        q[3:7] = [0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]
-        q[ik._qidx] = np.clip(q[ik._qidx] + rng.uniform(-0.5, 0.5, len(lo)), lo, hi)
-        pin.framesForwardKinematics(model, data, q)
-        t = BodyTargets()
-        for name, fid, offset, _ in ik._tasks:
-            m = data.oMf[fid]
-            p = m.translation + m.rotation @ offset
-            if name == "pelvis":
-                t.pelvis_position_m = p
-            else:
-                t.points_m[name] = p
-        t.pelvis_rotation = data.oMf[ik._pelvis_fid].rotation.copy()
-        t.torso_rotation = data.oMf[ik._torso_fid].rotation.copy()
-        t.wrist_rotations = {s: data.oMf[f].rotation.copy() for s, f in ik._wrist_frames.items()}
-        start = q.copy()
-        start[ik._qidx] = np.clip(start[ik._qidx] + rng.normal(0.0, 0.15, len(lo)), lo, hi)
-        ik.reset(start)
-        ik.solve(t)
+        q = ik.random_configuration(rng, spread_rad=0.5)
+        ik.reset(ik.perturbed(q, rng, 0.15))
+        ik.solve(ik.targets_of(q))
         points += list(ik.info.point_errors_m.values())
         rotations += list(ik.info.wrist_rotation_errors_rad.values())
         iterations.append(ik.info.iterations)

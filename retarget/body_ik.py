@@ -367,6 +367,52 @@ class BodyIK:
             open_q = self.q_rest[self._finger_q[side]]
             ik.calibrate(rest[side] * ratio, open_q)
 
+    def targets_of(self, q: np.ndarray) -> BodyTargets:
+        """The targets that configuration ``q`` meets exactly: every body point, the pelvis,
+        the chest and wrist orientations (no finger targets). What reachable-target tests and
+        the benchmark solve for."""
+        model = self.model
+        data = model.createData()
+        self._pin.framesForwardKinematics(model, data, np.asarray(q, dtype=float))
+        t = BodyTargets()
+        for name, fid, offset, _ in self._tasks:
+            m = data.oMf[fid]
+            point = m.translation + m.rotation @ offset
+            if name == "pelvis":
+                t.pelvis_position_m = point
+            else:
+                t.points_m[name] = point
+        if self.follow_body:
+            t.pelvis_rotation = data.oMf[self._pelvis_fid].rotation.copy()
+            t.torso_rotation = data.oMf[self._torso_fid].rotation.copy()
+        t.wrist_rotations = {s: data.oMf[f].rotation.copy() for s, f in self._wrist_frames.items()}
+        return t
+
+    def random_configuration(self, rng: np.random.Generator, spread_rad: float = 0.5
+                             ) -> np.ndarray:
+        """A standing-rest configuration with every unknown joint moved by up to
+        ``spread_rad`` (within limits) and, with a floating base, the base shifted up to 1 m
+        and turned to a random heading."""
+        q = self.q_rest.copy()
+        if self.follow_body:
+            q[:2] += rng.uniform(-1.0, 1.0, 2)
+            yaw = rng.uniform(-np.pi, np.pi)
+            q[3:7] = [0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]
+        nb = self._nbase
+        q[self._qidx] = np.clip(q[self._qidx] + rng.uniform(-spread_rad, spread_rad,
+                                                            len(self._qidx)),
+                                self._lo[nb:], self._hi[nb:])
+        return q
+
+    def perturbed(self, q: np.ndarray, rng: np.random.Generator, sigma_rad: float
+                  ) -> np.ndarray:
+        """``q`` with Gaussian noise on the unknown joints, kept within limits."""
+        out = np.array(q, dtype=float)
+        nb = self._nbase
+        out[self._qidx] = np.clip(out[self._qidx] + rng.normal(0.0, sigma_rad, len(self._qidx)),
+                                  self._lo[nb:], self._hi[nb:])
+        return out
+
     def obstacle_spheres(self) -> tuple[np.ndarray, np.ndarray]:
         """World spheres (centres, radii) of this robot's forearms and trunk in the pose of
         the last solve: what a partner robot's hands and forearms keep clear of.

@@ -40,54 +40,16 @@ def gr1_exact(gr1):
                                            first_frame_iterations=60))
 
 
-def _targets_from_pose(ik: BodyIK, q: np.ndarray) -> BodyTargets:
-    """Targets read off the robot itself at ``q``: every point, pelvis, torso and wrists."""
-    model, data = ik.model, ik.model.createData()
-    pin.framesForwardKinematics(model, data, q)
-    t = BodyTargets()
-    for name, fid, offset, _ in ik._tasks:
-        m = data.oMf[fid]
-        point = m.translation + m.rotation @ offset
-        if name == "pelvis":
-            t.pelvis_position_m = point
-        else:
-            t.points_m[name] = point
-    t.pelvis_rotation = data.oMf[ik._pelvis_fid].rotation.copy()
-    t.torso_rotation = data.oMf[ik._torso_fid].rotation.copy()
-    t.wrist_rotations = {s: data.oMf[f].rotation.copy() for s, f in ik._wrist_frames.items()}
-    return t
-
-
-def _random_pose(ik: BodyIK, rng: np.random.Generator, spread: float = 0.5) -> np.ndarray:
-    q = ik.q_rest.copy()
-    q[:3] += rng.uniform(-0.5, 0.5, 3) * np.array([1.0, 1.0, 0.1])
-    yaw = rng.uniform(-np.pi, np.pi)
-    q[3:7] = [0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]
-    lo, hi = ik.model.lowerPositionLimit[ik._qidx], ik.model.upperPositionLimit[ik._qidx]
-    q[ik._qidx] = np.clip(q[ik._qidx] + rng.uniform(-spread, spread, len(ik._qidx)), lo, hi)
-    return q
-
-
-def _solve_errors(ik: BodyIK, targets: BodyTargets, seed_q: np.ndarray):
-    ik.reset(seed_q)
-    q = ik.solve(targets)
-    return q, ik.info
-
-
 def test_reachable_targets_are_recovered(gr1_exact):
     """Random robot poses -> forward kinematics -> targets -> solve from a perturbed start."""
     rng = np.random.default_rng(3)
     point_errors, rotation_errors = [], []
     for _ in range(6):
-        q_true = _random_pose(gr1_exact, rng)
-        targets = _targets_from_pose(gr1_exact, q_true)
-        seed = q_true.copy()
-        seed[gr1_exact._qidx] += rng.normal(0.0, 0.15, len(gr1_exact._qidx))
-        seed[gr1_exact._qidx] = np.clip(seed[gr1_exact._qidx], gr1_exact._lo[6:],
-                                        gr1_exact._hi[6:])
-        q, info = _solve_errors(gr1_exact, targets, seed)
-        point_errors += list(info.point_errors_m.values())
-        rotation_errors += list(info.wrist_rotation_errors_rad.values())
+        q_true = gr1_exact.random_configuration(rng)
+        gr1_exact.reset(gr1_exact.perturbed(q_true, rng, 0.15))
+        gr1_exact.solve(gr1_exact.targets_of(q_true))
+        point_errors += list(gr1_exact.info.point_errors_m.values())
+        rotation_errors += list(gr1_exact.info.wrist_rotation_errors_rad.values())
     assert np.mean(point_errors) < 0.002, np.mean(point_errors)
     assert np.max(point_errors) < 0.01, np.max(point_errors)
     assert np.max(rotation_errors) < 0.03
@@ -95,15 +57,17 @@ def test_reachable_targets_are_recovered(gr1_exact):
 
 def test_solution_stays_within_joint_limits_when_targets_are_out_of_reach(gr1_exact, gr1):
     rng = np.random.default_rng(4)
-    q_true = _random_pose(gr1_exact, rng, spread=0.2)
-    targets = _targets_from_pose(gr1_exact, q_true)
+    q_true = gr1_exact.random_configuration(rng, spread_rad=0.2)
+    targets = gr1_exact.targets_of(q_true)
     # Wrists two metres away from the shoulders: unreachable, the arms must stop at limits.
     targets.points_m["l_wrist"] = targets.points_m["l_wrist"] + np.array([0.0, 2.0, 0.5])
     targets.points_m["r_wrist"] = targets.points_m["r_wrist"] + np.array([2.0, -1.0, 0.0])
-    q, info = _solve_errors(gr1_exact, targets, gr1_exact.q_rest)
+    gr1_exact.reset()
+    q = gr1_exact.solve(targets)
+    info = gr1_exact.info
     joints = gr1_exact.qpos(q)[7:]
     assert np.all(joints >= gr1.lower - 1e-9) and np.all(joints <= gr1.upper + 1e-9)
-    assert info.point_errors_m["l_wrist"] > 1.0 and info.point_errors_m["r_wrist"] > 1.0
+    assert info.point_errors_m["l_wrist"] > 0.5 and info.point_errors_m["r_wrist"] > 0.5
     # The residual is reported; the Huber loss keeps the far targets' pull bounded, so the
     # rest of the body leans toward them by centimetres, not metres.
     assert info.point_errors_m["l_knee"] < 0.1
@@ -276,7 +240,8 @@ def test_reachable_targets_other_humanoids(name):
     rng = np.random.default_rng(5)
     errors = []
     for _ in range(3):
-        q_true = _random_pose(ik, rng, spread=0.4)
-        q, info = _solve_errors(ik, _targets_from_pose(ik, q_true), q_true)
-        errors += list(info.point_errors_m.values())
+        q_true = ik.random_configuration(rng, spread_rad=0.4)
+        ik.reset(ik.perturbed(q_true, rng, 0.15))
+        ik.solve(ik.targets_of(q_true))
+        errors += list(ik.info.point_errors_m.values())
     assert np.mean(errors) < 0.003
