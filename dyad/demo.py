@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=4.0, help="motion length (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="generator device: auto, cpu or cuda")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="generator checkpoint (default: the packaged default model)")
     p.add_argument("--no-video", action="store_true", help="skip the videos")
     p.add_argument("--ros", action="store_true",
                    help="afterwards, run the ROS 2 graph (dyad up --private-network) on the "
@@ -51,14 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed: int,
-               device: str, video: bool) -> dict:
+               device: str, video: bool, checkpoint: Path | None = None) -> dict:
     """Generate, retarget, validate and (optionally) render one prompt; returns a summary."""
     from dyad.generator.streaming import default_generator
     from dyad.motion import record_from_chunks
     from dyad.retarget.retarget_motion import retarget_motion
     from dyad.sim.gate import validate
 
-    gen = default_generator(device=device)
+    gen = default_generator(checkpoint, device=device)
     start = time.perf_counter()
     chunks, first_chunk_ms = [], None
     for chunk in gen.stream(text, mode=mode, seconds=seconds, seed=seed):
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     for text, mode, robot in prompts:
         print(f"[demo] {mode}: {text!r} -> {robot}", file=sys.stderr)
         result = run_prompt(text, mode, robot, out, args.seconds, args.seed, args.device,
-                            video=not args.no_video)
+                            video=not args.no_video, checkpoint=args.checkpoint)
         verdict = "PASS" if result["passed"] else "FAIL (" + ", ".join(result["violations"]) + ")"
         print(f"[demo]   gate: {verdict}; files in {out}", file=sys.stderr)
         results.append(result)
