@@ -45,7 +45,9 @@ from .robot_model import RobotModel
 _PREFIX = {"left": "l_", "right": "r_"}
 # Sphere pairs closer than the clearance plus this may cross it within one step: steps are then
 # checked (no real-time shortcut).
-_TOUCHING_M = 0.005
+_TOUCHING_M = 0.015
+# A step longer than this (any joint) runs the clearance broad phase again.
+_BROAD_PHASE_STEP_RAD = 0.02
 
 
 class BodyIKError(DyadInputError):
@@ -325,22 +327,29 @@ class BodyIK:
             arm_bodies |= set(chain[:top + 1]) | subtree(chain[top])
             groups[f"{side}_hand"] = sorted(hand_bodies[side])
             groups[f"{side}_forearm"] = sorted(forearm)
-            # A hand can only fold its palm (not its fingers) back onto its own forearm.
+            # A hand can only fold its palm (not its fingers) back onto its own forearm, whose
+            # wrist housing's edges are what it meets: covering spheres there.
             groups[f"{side}_palm"] = [wrist_body]
+            groups[f"{side}_forearm_edges"] = sorted(forearm)
         lower_legs: set[str] = set()
         for name in ("l_knee", "r_knee"):
             lower_legs |= subtree(body_of(self.mapping.points[name].frame))
         groups["trunk"] = sorted(b for b in parent if b not in arm_bodies and b not in lower_legs)
         pairs = [("left_hand", "right_hand"), ("left_hand", "right_forearm"),
                  ("right_hand", "left_forearm"), ("left_forearm", "right_forearm"),
-                 ("left_palm", "left_forearm"), ("right_palm", "right_forearm"),
+                 ("left_palm", "left_forearm_edges"), ("right_palm", "right_forearm_edges"),
                  ("left_hand", "trunk"), ("right_hand", "trunk"),
                  ("left_forearm", "trunk"), ("right_forearm", "trunk")]
         self.sphere_groups = groups
         """Clearance group name -> robot bodies (documented coverage of the clearance terms)."""
-        spheres_set = sphere_set(self.robot, groups)
-        hand_groups = [i for i, g in enumerate(spheres_set.group_names) if g.endswith("_hand")]
-        self._obstacle_rows = np.flatnonzero(~np.isin(spheres_set.group, hand_groups))
+        # Hands and forearms keep inside radii (they touch each other by design, and a false
+        # contact would stop a clap short); the trunk and the forearm seen by its own palm get
+        # covering ones (box-shaped links' edges stick out of inside spheres by up to 1.7 cm).
+        spheres_set = sphere_set(self.robot, groups, covering=(
+            "trunk", "left_forearm_edges", "right_forearm_edges"))
+        shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
+                                                             "trunk")]
+        self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))
         self._obstacle_frames = sorted({int(f) for f in spheres_set.frame_ids[self._obstacle_rows]})
         return SphereClearance(self.model, spheres_set, pairs, self.config.clearance_m,
                                self.q_rest, self._cols,
@@ -502,6 +511,8 @@ class BodyIK:
                     break
                 if evaluations >= iterations + cfg.contact_iterations:
                     break  # near a contact a step is taken only once checked
+            if np.abs(step).max() > _BROAD_PHASE_STEP_RAD:
+                self._broad_done = False  # a long step may reach parts the broad phase left out
             A_new, r_new, cost_new, gap_new = self._system(q_new, obstacles)
             evaluations += 1
             dv_t_new, dv_p_new = self._reg_deltas(q_new, x_prev_ref)
@@ -706,7 +717,7 @@ def _lowest_sphere_z(model, q: np.ndarray, spheres: dict) -> float:
     data = model.createData()
     pin.framesForwardKinematics(model, data, q)
     lowest = np.inf
-    for body, (centres, radii) in spheres.items():
+    for body, (centres, radii, _) in spheres.items():
         if not model.existFrame(body):
             continue
         m = data.oMf[model.getFrameId(body)]

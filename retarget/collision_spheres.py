@@ -24,7 +24,7 @@ import numpy as np
 from .model_loading import compile_spec
 from .robot_model import RobotModel
 
-_CACHE: dict[tuple[str, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+_CACHE: dict[tuple[str, int], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 _LOCK = threading.Lock()
 # Spheres along an axis are this many radii apart: their surfaces overlap, so the axis and a
 # band around it are covered without gaps.
@@ -38,11 +38,18 @@ _MAX_ANCHOR_RADIUS_M = 0.3
 # A sphere in a mesh's box whose centre is less deep inside the mesh's hull than this fraction
 # of its radius covers mostly empty space and is dropped.
 _MIN_INSCRIBED_FRACTION = 0.4
+# How much a "covering" sphere may exceed the inside one: enough for the edges of limb-sized
+# boxes (a 4 cm square section needs 1.7 cm), not so much that a torso block grows by 6 cm.
+_MAX_COVER_GROWTH_M = 0.01
 
 
 def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres: int = 12
-                    ) -> tuple[np.ndarray, float]:
-    """Spheres covering the core of a box: (n, 3) centres in the box's frame and their radius.
+                    ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Spheres for a box: (n, 3) centres in the box's frame, the radius of spheres that stay
+    inside the box, and (n,) radii of spheres that cover each centre's share of it.
+
+    The inside spheres leave the box's edges and corners out (a square section loses 1.7 cm
+    of a 4 cm half-size at its edges); the covering ones stick out of its faces instead.
 
     Args:
         center_m: (3,) box centre.
@@ -65,12 +72,25 @@ def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres:
             break
         radius = min(radius * 1.15, middle)
     mesh = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, 3)
-    return mesh + np.asarray(center_m, dtype=float), float(radius)
+    # Each centre's share: halfway to its neighbours along each axis, out to the box's faces.
+    extent = np.empty_like(mesh)
+    for axis, grid in enumerate(grids):
+        half_step = (grid[1] - grid[0]) / 2.0 if len(grid) > 1 else 0.0
+        c = mesh[:, axis]
+        low = np.where(np.isclose(c, grid[0]), -h[axis], c - half_step)
+        high = np.where(np.isclose(c, grid[-1]), h[axis], c + half_step)
+        extent[:, axis] = np.maximum(c - low, high - c)
+    covering = np.maximum(np.linalg.norm(extent, axis=1), radius)
+    # Centres sit at least `radius` >= `small` inside every face: spheres of the smallest
+    # half-size around them stay inside the box.
+    return mesh + np.asarray(center_m, dtype=float), float(min(radius, small)), covering
 
 
-def robot_link_spheres(robot: RobotModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Body name -> ((n, 3) sphere centres in the body frame, (n,) radii), for every body with
-    collision geoms. Cached per robot (name and model text)."""
+def robot_link_spheres(robot: RobotModel
+                       ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Body name -> ((n, 3) sphere centres in the body frame, (n,) inside radii, (n,)
+    covering radii), for every body with collision geoms. Cached per robot (name and model
+    text)."""
     key = (robot.name, hash(robot.model_xml))
     with _LOCK:
         hit = _CACHE.get(key)
@@ -119,23 +139,40 @@ def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray
     out: dict[str, list] = {}
     for g in range(model.ngeom):
         body = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.geom_bodyid[g]))
-        centres, radius = fit_box_spheres(model.geom_aabb[g, :3], model.geom_aabb[g, 3:])
+        centres, radius, covering = fit_box_spheres(model.geom_aabb[g, :3],
+                                                    model.geom_aabb[g, 3:])
         radii = np.full(len(centres), radius)
         mesh = int(model.geom_dataid[g])
         if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and mesh >= 0:
             # A mesh rarely fills its box: shrink each sphere to fit inside the convex hull
-            # (what MuJoCo collides), and drop those whose centre is outside or barely in.
+            # (what MuJoCo collides), and drop those whose centre is outside or barely in;
+            # covering radii reach the farthest vertex nearer to their centre than to others.
             depth = _hull_depth(model, mesh, centres)
             keep = depth >= _MIN_INSCRIBED_FRACTION * radius
             if keep.any():
                 centres, radii = centres[keep], np.minimum(radii[keep], depth[keep])
+            covering = _vertex_cover(model, mesh, centres, radii)
         rot = np.empty(9)
         mujoco.mju_quat2Mat(rot, model.geom_quat[g])
         centres = model.geom_pos[g] + centres @ rot.reshape(3, 3).T
-        entry = out.setdefault(body, [[], []])
+        entry = out.setdefault(body, [[], [], []])
         entry[0].append(centres)
         entry[1].append(radii)
-    return {b: (np.concatenate(c), np.concatenate(r)) for b, (c, r) in out.items()}
+        entry[2].append(covering)
+    return {b: (np.concatenate(c), np.concatenate(r), np.concatenate(v))
+            for b, (c, r, v) in out.items()}
+
+
+def _vertex_cover(model, mesh: int, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Per centre, the distance to the farthest mesh vertex closer to it than to any other
+    centre (at least its inside radius): spheres that together cover every vertex."""
+    verts = model.mesh_vert[model.mesh_vertadr[mesh]:model.mesh_vertadr[mesh]
+                            + model.mesh_vertnum[mesh]]
+    d = np.linalg.norm(verts[:, None, :] - centres[None, :, :], axis=-1)
+    nearest = d.argmin(axis=1)
+    out = radii.copy()
+    np.maximum.at(out, nearest, d[np.arange(len(verts)), nearest])
+    return out
 
 
 def _hull_depth(model, mesh: int, points: np.ndarray) -> np.ndarray:
@@ -184,12 +221,16 @@ class SphereSet:
     group_names: tuple[str, ...]
 
 
-def sphere_set(robot: RobotModel, groups: dict[str, list[str]]) -> SphereSet:
+def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
+               covering: tuple[str, ...] = ()) -> SphereSet:
     """The spheres of the bodies of each group (bodies without collision geoms add none).
 
     Args:
         robot: a registry robot (its Pinocchio model names frames like the MJCF bodies).
         groups: group name -> body names.
+        covering: groups whose spheres grow toward covering their geoms' edges and corners
+            (by at most 1 cm: conservative for limbs) instead of staying inside them (no
+            false contact; what touching parts such as hands need).
     """
     spheres = robot_link_spheres(robot)
     model = robot.pin_model
@@ -198,11 +239,14 @@ def sphere_set(robot: RobotModel, groups: dict[str, list[str]]) -> SphereSet:
         for body in bodies:
             if body not in spheres or not model.existFrame(body):
                 continue
-            c, r = spheres[body]
-            fids += [model.getFrameId(body)] * len(r)
+            c, r_in, r_cover = spheres[body]
+            fids += [model.getFrameId(body)] * len(r_in)
             centres.append(c)
-            radii.append(r)
-            group += [gi] * len(r)
+            # A covering sphere of a big cube would stick out of its faces by centimetres:
+            # grow inside spheres by at most _MAX_COVER_GROWTH_M toward covering.
+            radii.append(np.minimum(r_cover, r_in + _MAX_COVER_GROWTH_M)
+                         if name in covering else r_in)
+            group += [gi] * len(r_in)
     return SphereSet(np.array(fids, dtype=int),
                      np.concatenate(centres) if centres else np.zeros((0, 3)),
                      np.concatenate(radii) if radii else np.zeros(0),
@@ -222,8 +266,9 @@ class SphereClearance:
         spheres: the robot's spheres, grouped.
         pairs: group-name pairs to keep apart.
         margin_m: smallest surface-to-surface distance kept.
-        rest_q: a configuration in which the pairs are apart by design; sphere pairs closer
-            than the margin there (touching neighbours) are left out.
+        rest_q: a configuration in which the pairs are apart by design; sphere pairs that
+            overlap there (touching neighbours) are left out, and pairs closer than the margin
+            keep their rest gap instead.
         columns: velocity columns of the solver's unknowns (Jacobian rows keep these).
         obstacle_groups: groups kept away from obstacle spheres given per solve.
         activation_m: anchor bounds farther apart than this skip the narrow phase.
@@ -231,7 +276,7 @@ class SphereClearance:
 
     def __init__(self, pin_model, spheres: SphereSet, pairs: list[tuple[str, str]],
                  margin_m: float, rest_q: np.ndarray, columns: np.ndarray,
-                 obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.03):
+                 obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.05):
         import pinocchio as pin
 
         self._pin = pin
@@ -279,10 +324,13 @@ class SphereClearance:
                     ia, ib = np.meshgrid(self._anchor_members[ka], self._anchor_members[kb],
                                          indexing="ij")
                     ia, ib = ia.ravel(), ib.ravel()
-                    keep = self._gaps(rest_centres, ia, ib) >= self.margin_m
+                    rest_gap = self._gaps(rest_centres, ia, ib)
+                    # Apart at rest: kept, at the margin or at their rest gap if closer.
+                    keep = rest_gap > 0.0
                     self.excluded_pairs += int((~keep).sum())
                     if keep.any():
-                        blocks.append((ka, kb, ia[keep], ib[keep]))
+                        blocks.append((ka, kb, ia[keep], ib[keep],
+                                       np.minimum(self.margin_m, rest_gap[keep])))
         self._blocks = blocks
         self._block_a = np.array([blk[0] for blk in blocks], dtype=int)
         self._block_b = np.array([blk[1] for blk in blocks], dtype=int)
@@ -373,8 +421,8 @@ class SphereClearance:
             if (~near).any():
                 skipped = float(gaps[~near].min())
             for k in np.flatnonzero(near):
-                ka, kb, ia, ib = self._blocks[k]
-                pairs.append((ia, ib))
+                ka, kb, ia, ib, margins = self._blocks[k]
+                pairs.append((ia, ib, margins))
                 anchors.update((ka, kb))
         obstacle_blocks = []
         if obstacles is not None and len(obstacles[1]) and len(self._obstacle_anchors):
@@ -433,7 +481,7 @@ class SphereClearance:
         """Smallest surface-to-surface distance over the watched pairs (and obstacles), metres;
         for parts the broad phase skipped, the gap between their bounds (a lower bound)."""
         pairs, obstacle_blocks, centres, best = self._candidates(data, obstacles)
-        for ia, ib in pairs:
+        for ia, ib, _ in pairs:
             best = min(best, float(self._gaps(centres, ia, ib).min()))
         for members, close in obstacle_blocks:
             og, _ = self._obstacle_gaps(centres, members, (obstacles[0][close],
@@ -464,14 +512,15 @@ class SphereClearance:
         if pairs:
             ia = np.concatenate([p[0] for p in pairs])
             ib = np.concatenate([p[1] for p in pairs])
+            margins = np.concatenate([p[2] for p in pairs])
             gaps = self._gaps(centres, ia, ib)
             min_gap = min(min_gap, float(gaps.min()))
-            hit = gaps < self.margin_m
+            hit = gaps < margins
             if hit.any():
                 a_list.append(ia[hit])
                 b_list.append(ib[hit])
                 diffs.append(centres[ia[hit]] - centres[ib[hit]])
-                pens.append(self.margin_m - gaps[hit])
+                pens.append(margins[hit] - gaps[hit])
         n_pairs = int(sum(len(x) for x in a_list))
         for members, close in obstacle_blocks:
             og, od = self._obstacle_gaps(centres, members, (obstacles[0][close],

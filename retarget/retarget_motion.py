@@ -262,7 +262,7 @@ class _FreeHand:
         spheres = robot_link_spheres(robot)
         bodies = [b for b in spheres if model.existFrame(b)]
         self._sphere_frames = [model.getFrameId(b) for b in bodies]
-        self._spheres = [spheres[b] for b in bodies]
+        self._spheres = [spheres[b][:2] for b in bodies]  # inside radii: hands touch
 
     def roots(self, hands_world: np.ndarray) -> np.ndarray:
         """(T, 7) root poses (x, y, z, qw, qx, qy, qz) that put the robot wrist on the human

@@ -213,14 +213,23 @@ def test_blend_contacts_keeps_touching_hands_together():
     assert np.allclose(a.points_m["r_wrist"][1], [0.0, 0.0, 1.0])  # far apart: untouched
 
 
-def test_box_spheres_stay_inside_the_box():
-    for half in ([0.024, 0.041, 0.056], [0.007, 0.011, 0.023], [0.03, 0.03, 0.03]):
+def test_box_spheres_inside_and_covering():
+    rng = np.random.default_rng(0)
+    for half in ([0.024, 0.041, 0.056], [0.007, 0.011, 0.023], [0.03, 0.03, 0.03],
+                 [0.04, 0.04, 0.175]):
         half = np.array(half)
-        centres, radius = fit_box_spheres(np.zeros(3), half, max_spheres=12)
+        centres, radius, covering = fit_box_spheres(np.zeros(3), half, max_spheres=12)
         assert len(centres) <= 12
-        assert np.all(np.abs(centres) + radius <= half.max() + 1e-9)
-        assert radius >= half.min() - 1e-12
-        assert np.all(np.abs(centres).max(axis=0) <= np.maximum(half - radius, 0) + 1e-9)
+        # Inside spheres never leave the box.
+        assert np.all(np.abs(centres) + radius <= half + 1e-9)
+        # Covering spheres contain every point of the box.
+        points = rng.uniform(-half, half, (2000, 3))
+        corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1)
+                            for sz in (-1, 1)]) * half
+        points = np.vstack([points, corners])
+        d = np.linalg.norm(points[:, None, :] - centres[None, :, :], axis=-1)
+        assert np.all((d <= covering[None, :] + 1e-9).any(axis=1))
+        assert np.all(covering >= radius)
 
 
 def test_hands_and_unmapped_humanoids_are_refused(gr1):
