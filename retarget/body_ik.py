@@ -45,7 +45,7 @@ from .robot_model import RobotModel
 _PREFIX = {"left": "l_", "right": "r_"}
 # Sphere pairs closer than the clearance plus this may cross it within one step: steps are then
 # checked (no real-time shortcut).
-_TOUCHING_M = 0.015
+_TOUCHING_M = 0.005
 # A step longer than this (any joint) runs the clearance broad phase again.
 _BROAD_PHASE_STEP_RAD = 0.02
 
@@ -178,7 +178,7 @@ class BodyIK:
             raise BodyIKError(f"robot {robot.name!r}: expected a free-flyer floating base as its "
                               "first joint")
 
-        # Fingers: one hand solver per side, calibrated per finger from the open rest pose.
+        # Fingers: one hand solver per side (calibrate_hands scales them per finger).
         self.hands = {side: HandIK.from_robot_model(robot, side, hand_config) for side in SIDES}
         finger_joints = {j for ik in self.hands.values() for j in ik.joint_names}
         self._tip_rows, self._tip_fids, self._hand_rot = {}, {}, {}
@@ -200,12 +200,12 @@ class BodyIK:
                                                                  floor)
         q_rest[2] -= floor
         self.q_rest = q_rest
+        """Standing rest configuration (Pinocchio order; base on the floor at the origin)."""
         rest_data = model.createData()
         pin.framesForwardKinematics(model, rest_data, q_rest)
         base = pin.XYZQUATToSE3(q_rest[:7])
         self._rest_base_to_pelvis = base.inverse() * rest_data.oMf[
             model.getFrameId(self.mapping.pelvis_frame)]
-        """Standing rest configuration (Pinocchio order; base on the floor at the origin)."""
 
         # Unknowns: velocity columns of the base and the body joints that move.
         coupled = {f for f, _, _, _ in robot.mimic} | {lead for _, lead, _, _ in robot.mimic}
@@ -244,12 +244,14 @@ class BodyIK:
                 if part in weights:
                     tasks.append((name, model.getFrameId(point.frame),
                                   np.asarray(point.offset_m, dtype=float), weights[part]))
-        self._wrist_frames = {}
+        # The human wrist point goes to the hand's keypoint-0 frame; the wrist orientation is
+        # that of the mapping's wrist frame (what rotation_hand_to_wrist refers to).
+        self._wrist_frames, self._wrist_rot_frames = {}, {}
         for side in SIDES:
             hand = robot.hands[side]
-            frame = hand.keypoint_frames.get(0, hand.wrist_frame)
-            fid = model.getFrameId(frame)
+            fid = model.getFrameId(hand.keypoint_frames.get(0, hand.wrist_frame))
             self._wrist_frames[side] = fid
+            self._wrist_rot_frames[side] = model.getFrameId(hand.wrist_frame)
             tasks.append((_PREFIX[side] + "wrist", fid, np.zeros(3), cfg.wrist_weight))
         self._pelvis_fid = model.getFrameId(self.mapping.pelvis_frame)
         self._torso_fid = model.getFrameId(self.mapping.torso_frame)
@@ -264,7 +266,7 @@ class BodyIK:
                                     dtype=float)
         self._rot_masks = {fid: _support(model, fid, self._cols).astype(float)
                            for fid in [self._pelvis_fid, self._torso_fid,
-                                       *self._wrist_frames.values()]}
+                                       *self._wrist_rot_frames.values()]}
 
         self.clearance = self._build_clearance(spheres)
         self.info = BodySolveInfo()
@@ -342,17 +344,19 @@ class BodyIK:
                  ("left_forearm", "trunk"), ("right_forearm", "trunk")]
         self.sphere_groups = groups
         """Clearance group name -> robot bodies (documented coverage of the clearance terms)."""
-        # Hands and forearms keep inside radii (they touch each other by design, and a false
-        # contact would stop a clap short); the trunk and the forearm seen by its own palm get
-        # covering ones (box-shaped links' edges stick out of inside spheres by up to 1.7 cm).
+        # Spheres stay inside the geoms (hands touch each other by design, a false contact
+        # would stop a clap short, and GR1's hanging hands rest 6 mm from its thighs); only the
+        # forearm seen by its own palm grows toward covering its wrist housing's edges.
         spheres_set = sphere_set(self.robot, groups, covering=(
-            "trunk", "left_forearm_edges", "right_forearm_edges"))
+            "left_forearm_edges", "right_forearm_edges"))
         shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
                                                              "trunk")]
         self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))
         self._obstacle_frames = sorted({int(f) for f in spheres_set.frame_ids[self._obstacle_rows]})
         return SphereClearance(self.model, spheres_set, pairs, self.config.clearance_m,
                                self.q_rest, self._cols,
+                               quiet_pairs=(("left_palm", "left_forearm_edges"),
+                                            ("right_palm", "right_forearm_edges")),
                                obstacle_groups=("left_hand", "right_hand", "left_forearm",
                                                 "right_forearm"))
 
@@ -394,7 +398,8 @@ class BodyIK:
         if self.follow_body:
             t.pelvis_rotation = data.oMf[self._pelvis_fid].rotation.copy()
             t.torso_rotation = data.oMf[self._torso_fid].rotation.copy()
-        t.wrist_rotations = {s: data.oMf[f].rotation.copy() for s, f in self._wrist_frames.items()}
+        t.wrist_rotations = {s: data.oMf[f].rotation.copy()
+                             for s, f in self._wrist_rot_frames.items()}
         return t
 
     def random_configuration(self, rng: np.random.Generator, spread_rad: float = 0.5
@@ -585,7 +590,8 @@ class BodyIK:
             rotations.append((self._torso_fid, t.torso_rotation,
                               np.sqrt(cfg.torso_rotation_weight)))
         for side, rot in t.wrist_rotations.items():
-            rotations.append((self._wrist_frames[side], rot, np.sqrt(cfg.wrist_rotation_weight)))
+            rotations.append((self._wrist_rot_frames[side], rot,
+                              np.sqrt(cfg.wrist_rotation_weight)))
         rows = np.array(rows, dtype=int)
         return (rows, [self._task_fids[k] for k in rows], np.array(targets).reshape(-1, 3),
                 np.sqrt(np.array(weights)), rotations)
@@ -637,13 +643,13 @@ class BodyIK:
             cost += w * w * float(e @ e)
         min_gap = float("inf")
         if self.clearance is not None:
-            pen, jpen, min_gap = self.clearance.rows(data, jac, cfg.clearance_weight, obstacles,
-                                                     reuse=self._broad_done)
+            pen, jpen, min_gap, near_gap = self.clearance.rows(
+                data, jac, cfg.clearance_weight, obstacles, reuse=self._broad_done)
             # Within a warm frame steps are small: the first broad phase holds (a cold frame
             # travels far and runs it every time).
             self._broad_done = self._q_prev is not None
             # Near a contact the penalty switches on and off between steps: check every step.
-            self._touching = self._touching or min_gap < cfg.clearance_m + _TOUCHING_M
+            self._touching = self._touching or near_gap < cfg.clearance_m + _TOUCHING_M
             if len(pen):
                 r_parts.append(pen)
                 a_parts.append(jpen)
@@ -670,7 +676,7 @@ class BodyIK:
             dist = np.sqrt(((pos - targets) ** 2).sum(axis=1))
             info.point_errors_m = dict(zip(names, dist.tolist()))
         for side, rot in t.wrist_rotations.items():
-            err = placements[self._wrist_frames[side]].rotation @ rot.T
+            err = placements[self._wrist_rot_frames[side]].rotation @ rot.T
             info.wrist_rotation_errors_rad[side] = float(np.linalg.norm(pin.log3(err)))
         for side, kp in t.hands.items():
             info.fingertip_errors_m[side] = self._fingertip_error(placements, side, kp)
@@ -682,7 +688,8 @@ class BodyIK:
         scales), from the full model's placements."""
         ik, tips = self.hands[side], self._tip_rows[side]
         origin = placements[self._wrist_frames[side]]
-        rot = origin.rotation @ self._hand_rot[side]  # hand frame -> world
+        # Hand frame -> world, as HandIK builds it: the wrist frame's rotation.
+        rot = placements[self._wrist_rot_frames[side]].rotation @ self._hand_rot[side]
         robot = np.array([placements[f].translation for f in self._tip_fids[side]])
         robot = (robot - origin.translation) @ rot
         human = (keypoints_hand_m[ik.keypoint_indices[tips]] - keypoints_hand_m[0]) \

@@ -155,7 +155,7 @@ def measure_rest_geometry(robot: RobotModel, mapping: BodyMapping, rest_q: np.nd
         hand = robot.hands[side]
         frame = hand.keypoint_frames.get(0, hand.wrist_frame)
         points[_PREFIX[side] + "wrist"] = point_world(data, model, frame, (0.0, 0.0, 0.0))
-        wrist_rot[side] = data.oMf[model.getFrameId(frame)].rotation.copy()
+        wrist_rot[side] = data.oMf[model.getFrameId(hand.wrist_frame)].rotation.copy()
     bones = {}
     for p in ("l_", "r_"):
         for chain in (LEG_CHAIN, ARM_CHAIN):

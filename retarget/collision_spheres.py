@@ -41,6 +41,8 @@ _MIN_INSCRIBED_FRACTION = 0.4
 # How much a "covering" sphere may exceed the inside one: enough for the edges of limb-sized
 # boxes (a 4 cm square section needs 1.7 cm), not so much that a torso block grows by 6 cm.
 _MAX_COVER_GROWTH_M = 0.01
+# Sphere pairs closer than the margin plus this at rest count as quiet (see ``near_gap``).
+_QUIET_AT_REST_M = 0.01
 
 
 def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres: int = 12
@@ -272,11 +274,15 @@ class SphereClearance:
         columns: velocity columns of the solver's unknowns (Jacobian rows keep these).
         obstacle_groups: groups kept away from obstacle spheres given per solve.
         activation_m: anchor bounds farther apart than this skip the narrow phase.
+        quiet_pairs: group pairs (among ``pairs``) that always sit close, such as a palm and its
+            own forearm: they are kept apart like the others but left out of ``near_gap``, as
+            are sphere pairs within 1 cm of the margin at rest.
     """
 
     def __init__(self, pin_model, spheres: SphereSet, pairs: list[tuple[str, str]],
                  margin_m: float, rest_q: np.ndarray, columns: np.ndarray,
-                 obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.05):
+                 obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.04,
+                 quiet_pairs: tuple[tuple[str, str], ...] = ()):
         import pinocchio as pin
 
         self._pin = pin
@@ -318,7 +324,9 @@ class SphereClearance:
         self.excluded_pairs = 0
         """Sphere pairs left out because they are closer than the margin at rest."""
         blocks = []
+        quiet = {tuple(p) for p in quiet_pairs}
         for a, b in pairs:
+            loud = (a, b) not in quiet and (b, a) not in quiet
             for ka in group_anchors[names.index(a)]:
                 for kb in group_anchors[names.index(b)]:
                     ia, ib = np.meshgrid(self._anchor_members[ka], self._anchor_members[kb],
@@ -329,8 +337,11 @@ class SphereClearance:
                     keep = rest_gap > 0.0
                     self.excluded_pairs += int((~keep).sum())
                     if keep.any():
+                        # Pairs that sit near each other at rest (a hanging hand by its
+                        # thigh) are quiet too: near them is the robot's normal stance.
+                        loud_pairs = loud & (rest_gap[keep] >= self.margin_m + _QUIET_AT_REST_M)
                         blocks.append((ka, kb, ia[keep], ib[keep],
-                                       np.minimum(self.margin_m, rest_gap[keep])))
+                                       np.minimum(self.margin_m, rest_gap[keep]), loud_pairs))
         self._blocks = blocks
         self._block_a = np.array([blk[0] for blk in blocks], dtype=int)
         self._block_b = np.array([blk[1] for blk in blocks], dtype=int)
@@ -421,8 +432,8 @@ class SphereClearance:
             if (~near).any():
                 skipped = float(gaps[~near].min())
             for k in np.flatnonzero(near):
-                ka, kb, ia, ib, margins = self._blocks[k]
-                pairs.append((ia, ib, margins))
+                ka, kb, ia, ib, margins, loud = self._blocks[k]
+                pairs.append((ia, ib, margins, loud))
                 anchors.update((ka, kb))
         obstacle_blocks = []
         if obstacles is not None and len(obstacles[1]) and len(self._obstacle_anchors):
@@ -481,7 +492,7 @@ class SphereClearance:
         """Smallest surface-to-surface distance over the watched pairs (and obstacles), metres;
         for parts the broad phase skipped, the gap between their bounds (a lower bound)."""
         pairs, obstacle_blocks, centres, best = self._candidates(data, obstacles)
-        for ia, ib, _ in pairs:
+        for ia, ib, _, _ in pairs:
             best = min(best, float(self._gaps(centres, ia, ib).min()))
         for members, close in obstacle_blocks:
             og, _ = self._obstacle_gaps(centres, members, (obstacles[0][close],
@@ -491,7 +502,7 @@ class SphereClearance:
 
     def rows(self, data, jacobian: np.ndarray, weight: float,
              obstacles: tuple[np.ndarray, np.ndarray] | None = None, reuse: bool = False
-             ) -> tuple[np.ndarray, np.ndarray, float]:
+             ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Residuals and Jacobian rows of the sphere pairs closer than the margin.
 
         Args:
@@ -503,18 +514,23 @@ class SphereClearance:
             reuse: keep the previous call's broad phase (later iterations of one frame).
 
         Returns:
-            (K,) residuals ``sqrt(weight) * (margin - gap)``, their (K, n) Jacobian, and the
-            smallest gap seen (metres; a lower bound where the broad phase skipped a pair).
+            (K,) residuals ``sqrt(weight) * (margin - gap)``, their (K, n) Jacobian, the
+            smallest gap seen and the smallest gap outside the quiet pairs (metres; lower
+            bounds where the broad phase skipped a pair).
         """
         pairs, obstacle_blocks, centres, min_gap = self._candidates(data, obstacles, reuse)
+        near_gap = min_gap
         n = jacobian.shape[1]
         a_list, b_list, diffs, pens = [], [], [], []
         if pairs:
             ia = np.concatenate([p[0] for p in pairs])
             ib = np.concatenate([p[1] for p in pairs])
             margins = np.concatenate([p[2] for p in pairs])
+            loud = np.concatenate([p[3] for p in pairs])
             gaps = self._gaps(centres, ia, ib)
             min_gap = min(min_gap, float(gaps.min()))
+            if loud.any():
+                near_gap = min(near_gap, float(gaps[loud].min()))
             hit = gaps < margins
             if hit.any():
                 a_list.append(ia[hit])
@@ -526,13 +542,14 @@ class SphereClearance:
             og, od = self._obstacle_gaps(centres, members, (obstacles[0][close],
                                                             obstacles[1][close]))
             min_gap = min(min_gap, float(og.min()))
+            near_gap = min(near_gap, float(og.min()))
             ro, co = np.nonzero(og < self.margin_m)
             if len(ro):
                 a_list.append(members[ro])
                 diffs.append(od[ro, co])
                 pens.append(self.margin_m - og[ro, co])  # the obstacle side stays put
         if not pens:
-            return np.zeros(0), np.zeros((0, n)), min_gap
+            return np.zeros(0), np.zeros((0, n)), min_gap, near_gap
         a_idx = np.concatenate(a_list)
         diff = np.concatenate(diffs)
         pen = np.concatenate(pens)
@@ -542,7 +559,7 @@ class SphereClearance:
             jd[:n_pairs] -= self._normal_jacobian(jacobian, centres, np.concatenate(b_list),
                                                   u[:n_pairs])
         sw = np.sqrt(weight)
-        return sw * pen, -sw * jd, min_gap
+        return sw * pen, -sw * jd, min_gap, near_gap
 
     def _normal_jacobian(self, jacobian, centres, idx, u) -> np.ndarray:
         """(k, n) Jacobian of ``u_k . c_idx_k`` (sphere centre velocity along u)."""

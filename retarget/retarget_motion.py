@@ -51,6 +51,7 @@ from .collision_spheres import robot_link_spheres
 from .hand_ik import HandIK, HandIKConfig, _neutral_within_limits
 from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
 from .robot_model import RobotModel
+from .time_scaling import TimeScalingConfig, scale_time
 from .trajectory import FREE_JOINT_COLUMNS, RobotTrajectory
 
 SIDES = ("left", "right")
@@ -85,6 +86,10 @@ class RetargetConfig:
             their collision spheres keep this distance.
         calibrate_hands: scale each robot finger to the human's (rest-pose calibration of
             the hand solver) rather than the whole hand by one factor.
+        time_scaling: slow the result down where joints or meeting hands are faster than the
+            robot may go (``retarget/time_scaling.py``; the trajectory gets longer); None: off.
+            ``dyad.sim.thresholds.default_thresholds().time_scaling_config()`` gives the sim
+            gate's limits.
     """
 
     body: BodyIKConfig = field(default_factory=BodyIKConfig)
@@ -94,6 +99,7 @@ class RetargetConfig:
     finger_tolerance_m: float = 0.04
     hand_clearance_m: float = 0.005
     calibrate_hands: bool = True
+    time_scaling: TimeScalingConfig | None = None
 
 
 @dataclass
@@ -419,14 +425,13 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
     frame_ms = np.zeros(num_frames)
     frame_cpu_ms = np.zeros(num_frames)
     for t in range(num_frames):
-        errors, offsets = [], []
+        errors, rows = [], []
         free_hands = []
-        for k, inst in enumerate(instances):
+        for inst in instances:
             ok = all(valid[t, agent_index[a]] for a in inst.agents)
             if not ok:
-                row = inst.last if inst.last is not None else inst.rest
                 status[t] = "held"
-                offsets.append(row)
+                rows.append(inst.last if inst.last is not None else inst.rest)
                 continue
             # Partners are obstacles where they stand now (solved earlier this frame) or
             # stood a frame ago.
@@ -439,7 +444,7 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
             frame_ms[t] += 1e3 * (time.perf_counter() - w0)
             frame_cpu_ms[t] += 1e3 * (time.thread_time() - c0)
             inst.last = row
-            offsets.append(row)
+            rows.append(row)
             errors.extend(errs)
             limit_hits[t] += hits
             min_gap[t] = min(min_gap[t], gap)
@@ -448,14 +453,16 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
             if inst.kind == "body" and len(instances) > 1:
                 inst.spheres = inst.solver.obstacle_spheres()
             if inst.kind == "hand":
-                free_hands.append((inst, len(offsets) - 1))
-        if len(free_hands) == 2 and status[t] != "held":
-            moved, gap = _separate_free_hands(free_hands, offsets, config.hand_clearance_m)
+                free_hands.append((inst, len(rows) - 1))
+        if len(free_hands) == 2:
+            moved, gap = _separate_free_hands(free_hands, rows, config.hand_clearance_m)
             min_gap[t] = min(min_gap[t], gap)
             errors.extend([0.5 * moved, 0.5 * moved])  # each wrist left its target by this
+            for inst, i in free_hands:
+                inst.last = rows[i]  # a held frame repeats the separated pose
         elif free_hands:
-            errors.extend([0.0] * len(free_hands))  # free wrists sit on their targets
-        qpos[t] = np.concatenate(offsets)
+            errors.extend([0.0] * len(free_hands))  # a free wrist sits on its target
+        qpos[t] = np.concatenate(rows)
         if errors:
             error[t] = float(np.mean(errors))
         bar.update(1)
@@ -487,10 +494,14 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                    "frame_ms": np.round(frame_ms, 4).tolist(),
                    "frame_cpu_ms": np.round(frame_cpu_ms, 4).tolist()},
     })
-    return RobotTrajectory(
+    trajectory = RobotTrajectory(
         qpos=qpos, joint_names=tuple(columns), fps=float(fps),
         instances=tuple((inst.name, inst.robot.name) for inst in instances),
         error_m=error, status=status.astype(str), contacts=kept, source=source, meta=meta_out)
+    if config.time_scaling is not None:
+        trajectory = scale_time(trajectory, config.time_scaling,
+                                robots={inst.name: inst.robot for inst in instances})
+    return trajectory
 
 
 # ----------------------------------------------------------------------------- internals
