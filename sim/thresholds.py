@@ -115,6 +115,32 @@ class Thresholds:
         return out
 
 
+    def time_scaling_config(self, approach_margin: float = 0.75, **options):
+        """The gate's speed limits as a retargeting time-scaling config
+        (:class:`dyad.retarget.time_scaling.TimeScalingConfig`): joints slowed to these joint
+        speeds (per-robot entries, then the defaults) and hands brought together at
+        ``approach_margin`` times the gate's approach speed (the checker measures the
+        simulated contact points, the time scaler a sphere model of the links: the margin
+        covers the difference).
+
+        Args:
+            approach_margin: fraction of ``approach.max_speed_m_s`` to aim for.
+            options: any other ``TimeScalingConfig`` field.
+        """
+        from dyad.retarget.time_scaling import TimeScalingConfig
+
+        limits = self.values["limits"]
+        robots = {name: dict((entry or {}).get("velocity") or {})
+                  for name, entry in (self.values.get("robots") or {}).items()}
+        settings = dict(joint_velocity_limits=robots,
+                        default_velocity_rad_s=float(limits["velocity_rad_s"]),
+                        default_velocity_m_s=float(limits["velocity_m_s"]),
+                        max_approach_speed_m_s=approach_margin
+                        * float(self.values["approach"]["max_speed_m_s"]))
+        settings.update(options)
+        return TimeScalingConfig(**settings)
+
+
 def _check_robots(robots, where: str) -> None:
     if not isinstance(robots, dict):
         raise ThresholdsError(f"{where}.robots must be a mapping of robot name -> limits")

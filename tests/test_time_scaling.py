@@ -1,0 +1,140 @@
+"""Time scaling (retarget/time_scaling.py): resampling keeps poses, couplings and contacts; too
+fast fingers and slamming hands are slowed until the sim gate's speed checks pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dyad.motion import ContactInterval
+from dyad.retarget.registry import load_robot
+from dyad.retarget.time_scaling import (TimeScalingConfig, TimeScalingError, resample,
+                                        scale_time, smooth_slowdown)
+from dyad.retarget.trajectory import RobotTrajectory
+from dyad.sim.gate import validate
+from dyad.sim.synthetic_trajectories import apply_mimic, facing_hands, open_pose
+from dyad.sim.thresholds import default_thresholds
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def right():
+    return load_robot("inspire_right")
+
+
+@pytest.fixture(scope="module")
+def left():
+    return load_robot("inspire_left")
+
+
+def _fist(robot, speed_rad_s: float, frames: int = 60) -> RobotTrajectory:
+    """Every finger of one hand closes at ``speed_rad_s`` from frame 10, then holds."""
+    names = list(robot.joint_names)
+    q = np.tile(open_pose(robot), (frames, 1))
+    for finger in ("index", "middle", "ring", "pinky"):
+        j = names.index(f"joint_r_{finger}_proximal")
+        q[10:, j] = np.minimum(np.arange(frames - 10) * speed_rad_s / FPS, 1.3)
+    q = apply_mimic(robot, q)
+    return RobotTrajectory(q, robot.joint_names, FPS, ((robot.name, robot.name),))
+
+
+def _tap(left, right, speed_m_s: float) -> RobotTrajectory:
+    """Fingertips (fingers pointing at each other) brought together at ``speed_m_s``, held
+    touching (7 mm between the open tips, as in the gate's fingertip test), then apart."""
+    closing = np.arange(0.2, 0.007, -speed_m_s / FPS)
+    gap = np.concatenate([np.full(5, 0.2), closing, np.full(20, 0.007), closing[::-1],
+                          np.full(5, 0.2)])
+    start = 5 + len(closing)
+    touch = [ContactInterval("left", "middle_tip", "right", "middle_tip", start, start + 20)]
+    return facing_hands(left, right, gap, contacts=touch, mode="fingertips")
+
+
+def test_resample_stretches_time_and_keeps_poses_and_contacts(left, right):
+    traj = _tap(left, right, 0.5)
+    stretch = np.full(traj.num_frames - 1, 2.0)
+    slow = resample(traj, stretch)
+    assert slow.num_frames == 2 * traj.num_frames - 1
+    np.testing.assert_allclose(slow.qpos[::2], traj.qpos, atol=1e-12)  # every source pose kept
+    names = list(traj.joint_names)
+    for side in ("left", "right"):
+        quat = slow.qpos[:, [names.index(f"{side}/root_q{c}") for c in "wxyz"]]
+        np.testing.assert_allclose(np.linalg.norm(quat, axis=1), 1.0, atol=1e-9)
+    # mimic couplings are linear, so linear interpolation keeps them exact
+    for follower, leader, mult, offset in right.mimic:
+        np.testing.assert_allclose(slow.column(f"right/{follower}"),
+                                   mult * slow.column(f"right/{leader}") + offset, atol=1e-9)
+    [c0], [c1] = traj.contacts, slow.contacts
+    assert (c1.start, c1.end) == (2 * c0.start, 2 * c0.end)
+    assert slow.meta["time_scaling"]["source_frame"][2 * 7] == 7.0
+
+
+def test_smoothing_never_gives_an_interval_less_than_it_needs():
+    need = np.ones(40)
+    need[20] = 3.0
+    cfg = TimeScalingConfig(ramp_s=0.2, max_slowdown=2.5)
+    out = smooth_slowdown(need, FPS, cfg)
+    assert np.all(out >= np.minimum(need, 2.5) - 1e-12)
+    assert out.max() == pytest.approx(2.5)            # capped
+    assert out[10] == pytest.approx(1.0)                 # far away: untouched
+    assert np.all(np.abs(np.diff(out)) <= 2.5 / 3)       # eased in and out, no jump to the cap
+
+
+def test_fingers_closing_faster_than_the_hand_are_slowed_to_its_speed(right):
+    fast = _fist(right, 9.0)
+    assert "joint_velocity_limit" in validate(fast).kinds()
+    cfg = default_thresholds().time_scaling_config()
+    slow = scale_time(fast, cfg)
+    assert slow.num_frames > fast.num_frames
+    speed = np.abs(np.diff(slow.column("joint_r_index_proximal"))) * FPS
+    assert speed.max() <= cfg.velocity_margin * 4.54 + 1e-6
+    # the same fist: the poses at the start and the end are the source's
+    np.testing.assert_allclose(slow.qpos[0], fast.qpos[0])
+    np.testing.assert_allclose(slow.qpos[-1], fast.qpos[-1])
+    report = validate(slow)
+    assert "joint_velocity_limit" not in report.kinds(), report.describe()
+    assert slow.meta["time_scaling"]["max_needed_joint_speed"] > 2.0
+
+
+def test_slow_motion_is_left_as_it_is(right):
+    calm = _fist(right, 2.0)
+    out = scale_time(calm, default_thresholds().time_scaling_config())
+    np.testing.assert_array_equal(out.qpos, calm.qpos)
+    assert out.meta["time_scaling"]["max_slowdown"] == 1.0
+
+
+def test_slammed_fingertips_are_slowed_until_they_touch_gently(left, right):
+    slam = _tap(left, right, 1.5)
+    before = validate(slam)
+    assert before.of_kind("contact_approach_speed"), before.describe()
+    slow = scale_time(slam, default_thresholds().time_scaling_config(max_slowdown=8.0),
+                      robots={"left": left, "right": right})
+    assert slow.meta["time_scaling"]["max_needed_approach"] > 2.0
+    after = validate(slow)
+    assert not after.of_kind("contact_approach_speed"), after.describe()
+    # the tips still meet: the contact interval moved with the frames and is still made
+    assert not after.of_kind("missed_contact"), after.describe()
+    assert slow.contacts[0].start > slam.contacts[0].start
+
+
+def test_approach_limit_can_be_switched_off(left, right):
+    slam = _tap(left, right, 1.5)
+    out = scale_time(slam, TimeScalingConfig(max_approach_speed_m_s=None),
+                     robots={"left": left, "right": right})
+    assert out.num_frames == slam.num_frames
+
+
+def test_bad_options_and_chunks_are_refused(right):
+    with pytest.raises(TimeScalingError, match="max_slowdown"):
+        TimeScalingConfig(max_slowdown=0.5)
+    with pytest.raises(TimeScalingError, match="positive"):
+        TimeScalingConfig(joint_velocity_limits={"inspire_*": {"*": 0.0}})
+    with pytest.raises(TimeScalingError, match="start_frame"):
+        scale_time(_fist(right, 9.0).slice(10, 40), TimeScalingConfig())
+
+
+def test_config_follows_the_robot_entries_first_match(right):
+    cfg = default_thresholds().time_scaling_config()
+    assert cfg.joint_limit("inspire_right", "joint_r_index_proximal", False) == 4.54
+    assert cfg.joint_limit("inspire_right", "joint_r_thumb_proximal_1", False) == 8.0
+    assert cfg.max_approach_speed_m_s == pytest.approx(0.75 * 0.6)
