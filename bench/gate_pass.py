@@ -10,7 +10,11 @@ overall the same; per clip the kinds and times. ``--data DIR`` reads the first N
 label from a dataset folder instead (its ``index.jsonl``; the folder is only read).
 
     dyad bench gate-pass --json [--modes duet bimanual] [--clips 2] [--seed 3]
-                         [--labels clap handshake] [--data DIR] [--save DIR]
+                         [--labels clap handshake] [--data DIR] [--save DIR] [--time-scaling]
+
+``--time-scaling`` retargets with ``RetargetConfig(time_scaling=thresholds.time_scaling_config())``:
+the result is slowed where joints or meeting hands exceed the gate's speeds
+(``retarget/time_scaling.py``); each clip then reports its frames before and after.
 """
 
 from __future__ import annotations
@@ -47,6 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write each trajectory (.npz) and report (.json) here")
     parser.add_argument("--max-violations", type=int, default=3,
                         help="violations described per failing clip (default 3)")
+    parser.add_argument("--time-scaling", action="store_true",
+                        help="retarget with time scaling to the gate's joint and approach "
+                             "speeds (RetargetConfig.time_scaling)")
+    parser.add_argument("--approach-margin", type=float, default=0.75,
+                        help="time scaling aims at this fraction of the gate's approach speed "
+                             "(default 0.75)")
+    parser.add_argument("--max-slowdown", type=float, default=None,
+                        help="time scaling: most an interval may be stretched (default: "
+                             "TimeScalingConfig's)")
 
 
 def _clips(mode: str, args: argparse.Namespace):
@@ -112,9 +125,10 @@ def _summarise(clips: list[dict]) -> dict:
     }
 
 
-def _clip_result(label: str, clip_id: str, report, retarget_s: float, validate_s: float,
+def _clip_result(label: str, clip_id: str, traj, report, retarget_s: float, validate_s: float,
                  max_described: int) -> dict:
     kinds: dict[str, dict] = {}
+    scaling = traj.meta.get("time_scaling") or {}
     for v in report.violations:
         # measured / limit says how far over; missed contacts are "under", so invert them
         if v.kind == "missed_contact":
@@ -131,18 +145,27 @@ def _clip_result(label: str, clip_id: str, report, retarget_s: float, validate_s
         "violations": kinds,
         "described": [v.describe() for v in report.violations[:max_described]],
         "retarget_s": round(retarget_s, 3), "validate_s": round(validate_s, 3),
+        "frames": traj.num_frames,
+        # time scaling: frames before, and the largest stretch of a frame interval
+        "frames_in": scaling.get("frames_in", traj.num_frames),
+        "max_slowdown": scaling.get("max_slowdown", 1.0),
     }
 
 
 def run(args: argparse.Namespace) -> dict:
     """Retarget and validate N clips per label of each mode; pass rates and violation kinds."""
-    from dyad.retarget.retarget_motion import retarget_motion
+    from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
     from dyad.sim.gate import validate
     from dyad.sim.thresholds import load_thresholds
 
     _check_args(args)
     thresholds = load_thresholds(args.thresholds)
     robots = {"duet": args.duet_robot, "bimanual": args.bimanual_robot}
+    config = RetargetConfig()
+    if args.time_scaling:
+        options = {} if args.max_slowdown is None else {"max_slowdown": args.max_slowdown}
+        config = RetargetConfig(time_scaling=thresholds.time_scaling_config(
+            approach_margin=args.approach_margin, **options))
     if args.save is not None:
         Path(args.save).mkdir(parents=True, exist_ok=True)
     modes = list(args.modes)
@@ -156,11 +179,12 @@ def run(args: argparse.Namespace) -> dict:
         per_clip: list[dict] = []
         for label, clip_id, record in _clips(mode, args):
             t0 = time.perf_counter()
-            traj = retarget_motion(record, robots[mode], progress=False)
+            traj = retarget_motion(record, robots[mode], config=config, progress=False)
             t1 = time.perf_counter()
             report = validate(traj, thresholds)
             t2 = time.perf_counter()
-            result = _clip_result(label, clip_id, report, t1 - t0, t2 - t1, args.max_violations)
+            result = _clip_result(label, clip_id, traj, report, t1 - t0, t2 - t1,
+                                  args.max_violations)
             per_clip.append(result)
             if args.save is not None:
                 traj.save(Path(args.save) / f"{clip_id}.npz")

@@ -90,3 +90,15 @@ def test_bad_options_are_input_errors(overrides, message):
 def test_data_folder_must_be_a_dataset(tmp_path):
     with pytest.raises(DyadInputError, match="dataset.json"):
         gate_pass.run(_args(data=tmp_path))
+
+
+def test_time_scaling_option_slows_fast_clips():
+    """Synthetic claps meet at human speed (1-2 m/s): with --time-scaling they are stretched."""
+    plain = gate_pass.run(_args(modes=["bimanual"], clips=1, labels=["clap"]))
+    scaled = gate_pass.run(_args(modes=["bimanual"], clips=1, labels=["clap"],
+                                 time_scaling=True))
+    [before] = plain["modes"]["bimanual"]["per_clip"]
+    [after] = scaled["modes"]["bimanual"]["per_clip"]
+    assert before["frames"] == before["frames_in"] and before["max_slowdown"] == 1.0
+    assert after["frames_in"] == before["frames"]
+    assert after["frames"] > after["frames_in"] and after["max_slowdown"] > 1.0
