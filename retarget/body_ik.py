@@ -39,7 +39,7 @@ from dyad.skeletons import FINGERTIPS
 from .body_mapping import BodyMapping, body_mapping_for
 from .body_targets import SIDES, BodyTargets, RobotRestGeometry, measure_rest_geometry
 from .collision_spheres import SphereClearance, robot_link_spheres, sphere_set
-from .hand_ik import HandIK, HandIKConfig, _projected_newton_step
+from .hand_ik import HandIK, HandIKConfig, projected_newton_step
 from .robot_model import RobotModel
 
 _PREFIX = {"left": "l_", "right": "r_"}
@@ -505,7 +505,7 @@ class BodyIK:
             H.flat[::n + 1] += reg_diag + mu
             g = A.T @ r + reg_t * dv_t + self._posture_w * dv_p
             x = np.concatenate([np.zeros(self._nbase), q[self._qidx]])
-            step = _projected_newton_step(H, g, x, lo, hi)
+            step = projected_newton_step(H, g, x, lo, hi)
             q_new = self._integrate(q, step, lo, hi)
             if np.abs(step).max() < cfg.step_tolerance:
                 q = q_new

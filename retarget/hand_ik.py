@@ -189,7 +189,7 @@ class HandIK:
         hand_joints = set(mapping.finger_joints) | set(coupling)
 
         # Lock everything that is not this hand: a smaller model is a faster model.
-        q_ref = _neutral_within_limits(full)
+        q_ref = neutral_within_limits(full)
         for name, value in (locked_qpos or {}).items():
             if name not in full_names:
                 raise HandIKError(f"locked joint {name!r} is not in the model")
@@ -514,7 +514,7 @@ class HandIK:
             H = A.T @ A
             H.flat[::n + 1] += reg + mu
             g = A.T @ r + reg * (x - x_prev)
-            x_new = x + _projected_newton_step(H, g, x, lo, hi)
+            x_new = x + projected_newton_step(H, g, x, lo, hi)
             x_new = np.minimum(np.maximum(x_new, lo), hi)
             if np.abs(x_new - x).max() < cfg.step_tolerance_rad:
                 x = x_new  # a step this small cannot raise the cost: take it without checking
@@ -661,7 +661,8 @@ def _palm_fixed_keypoints(pin, model, keypoint_frames: dict[int, str]) -> tuple[
     return tuple(sorted(set(keypoint_frames) - moving))
 
 
-def _neutral_within_limits(model) -> np.ndarray:
+def neutral_within_limits(model) -> np.ndarray:
+    """Pinocchio's neutral configuration of ``model`` clipped into its finite joint limits."""
     import pinocchio as pin
     q = pin.neutral(model)
     lo, hi = model.lowerPositionLimit, model.upperPositionLimit
@@ -670,7 +671,7 @@ def _neutral_within_limits(model) -> np.ndarray:
     return q
 
 
-def _projected_newton_step(H: np.ndarray, g: np.ndarray, x: np.ndarray, lo: np.ndarray,
+def projected_newton_step(H: np.ndarray, g: np.ndarray, x: np.ndarray, lo: np.ndarray,
                            hi: np.ndarray) -> np.ndarray:
     """One projected Newton step (Bertsekas) for the box lo <= x <= hi.
 

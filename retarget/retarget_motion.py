@@ -48,7 +48,7 @@ from dyad.skeletons import HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts, g
 from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
 from .collision_spheres import robot_link_spheres
-from .hand_ik import HandIK, HandIKConfig, _neutral_within_limits
+from .hand_ik import HandIK, HandIKConfig, neutral_within_limits
 from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
 from .robot_model import RobotModel
 from .time_scaling import TimeScalingConfig, scale_time
@@ -250,7 +250,7 @@ class _FreeHand:
         self.robot, self.side = robot, side
         self.ik = HandIK.from_robot_model(robot, side, hand_config)
         model = robot.pin_model
-        self.q_full = _neutral_within_limits(model)  # joints the hand solver locks stay here
+        self.q_full = neutral_within_limits(model)  # joints the hand solver locks stay here
         self._qidx = np.array([model.joints[model.getJointId(j)].idx_q
                                for j in self.ik.joint_names])
         self._cols = np.array([model.joints[model.getJointId(j)].idx_q
