@@ -210,6 +210,9 @@ def _parse_hand(side: str, raw, path) -> HandConfig:
 
 
 _PARSED: dict[Path, tuple[tuple[int, int], RobotConfig]] = {}
+# Absolute path as given -> resolved path. The registry re-checks every config on each look-up
+# (so edits show); resolving walks every folder of a path, a stat is enough to see an edit.
+_RESOLVED: dict[str, Path] = {}
 
 
 def parse_robot_config(path: str | Path) -> RobotConfig:
@@ -218,7 +221,13 @@ def parse_robot_config(path: str | Path) -> RobotConfig:
     Raises:
         RobotConfigError: the file is unreadable, not YAML, or breaks the format, naming the key.
     """
-    path = Path(path).expanduser().resolve()
+    key = str(path)
+    resolved = _RESOLVED.get(key)
+    if resolved is None:
+        resolved = Path(path).expanduser().resolve()
+        if Path(path).expanduser().is_absolute():  # a relative one depends on the cwd
+            _RESOLVED[key] = resolved
+    path = resolved
     try:
         st = path.stat()
     except OSError as exc:
@@ -364,9 +373,14 @@ def list_robots() -> list[str]:
     return sorted(_all_configs())
 
 
-def get_robot_config(name: str) -> RobotConfig:
-    """The config of robot ``name``; raises :class:`UnknownRobotError` listing known names."""
-    configs = _all_configs()
+def get_robot_config(name: str, configs: dict[str, RobotConfig] | None = None) -> RobotConfig:
+    """The config of robot ``name``; raises :class:`UnknownRobotError` listing known names.
+
+    Args:
+        name: the robot.
+        configs: every known config (``_all_configs()``), when the caller already has them.
+    """
+    configs = _all_configs() if configs is None else configs
     if not isinstance(name, str) or name not in configs:
         raise UnknownRobotError(
             f"unknown robot {name!r}; known robots: {', '.join(sorted(configs))} "
@@ -742,9 +756,10 @@ def load_robot(name: str) -> RobotModel:
         RobotConfigError: its YAML is wrong, or names frames or joints the model lacks.
         ModelLoadError: a model file is missing or does not load (the message names it).
     """
-    config = get_robot_config(name)
+    configs = _all_configs()
+    config = get_robot_config(name, configs)
     with _LOCK:
-        texts = _config_texts(config)
+        texts = _config_texts(config, configs)
         hit = _MODELS.get(name)
         if hit is not None and hit[0] == texts:
             return hit[1]
@@ -778,13 +793,15 @@ def load_robot(name: str) -> RobotModel:
         return model
 
 
-def _config_texts(config: RobotConfig, chain: tuple[str, ...] = ()) -> tuple[str, ...]:
+def _config_texts(config: RobotConfig, configs: dict[str, RobotConfig],
+                  chain: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The YAML texts a robot is built from (itself and what it attaches), for the memo key."""
     if config.name in chain:
         return (config.text,)
     texts = (str(config.path), config.text)
     for entry in config.attach:
-        texts += _config_texts(get_robot_config(entry.robot), chain + (config.name,))
+        texts += _config_texts(get_robot_config(entry.robot, configs), configs,
+                               chain + (config.name,))
     return texts
 
 
