@@ -35,7 +35,8 @@ class BatchBackend(Protocol):
 
     ``simulate`` returns, per chunk, (states (n*S, nstate) in ``mjSTATE_FULLPHYSICS`` layout,
     sensordata (n*S, nsensordata), final ``qacc_warmstart`` or None); chunks of different
-    lengths are allowed.
+    lengths are allowed. All chunks of one call share their ``model`` (the scene's model or its
+    contact-free one), which is what they are simulated in.
     """
 
     name: str
@@ -76,8 +77,9 @@ class CpuRolloutBackend:
             control[row, len(c):] = c[-1]
         initial = np.stack([chunks[k].initial_state for k in todo])
         warm = np.stack([chunks[k].warmstart for k in todo])
-        datas = [mujoco.MjData(scene.model) for _ in range(min(self.threads, len(todo)))]
-        state, sensordata = rollout.rollout(scene.model, datas, initial, control,
+        model = chunks[todo[0]].model or scene.model
+        datas = [mujoco.MjData(model) for _ in range(min(self.threads, len(todo)))]
+        state, sensordata = rollout.rollout(model, datas, initial, control,
                                             control_spec=control_spec(mujoco),
                                             initial_warmstart=warm)
         for row, k in enumerate(todo):
@@ -125,9 +127,9 @@ def validate_batch(trajectories: Sequence[RobotTrajectory], backend: str | Batch
     validators = [StreamingValidator(thresholds, load_robot) for _ in trajectories]
     t0 = time.perf_counter()
     commands = [v.begin(traj) for v, traj in zip(validators, trajectories)]
-    groups: dict[int, list[int]] = {}
+    groups: dict[tuple[int, int], list[int]] = {}  # same scene and physics model
     for k, v in enumerate(validators):
-        groups.setdefault(id(v.scene), []).append(k)
+        groups.setdefault((id(v.scene), id(v.simulator.model)), []).append(k)
     prepared = [v.simulator.prepare(*cmd) for v, cmd in zip(validators, commands)]
     t1 = time.perf_counter()
     results: list = [None] * len(trajectories)
@@ -142,7 +144,8 @@ def validate_batch(trajectories: Sequence[RobotTrajectory], backend: str | Batch
     def check(k: int) -> ValidationReport:
         v, traj = validators[k], trajectories[k]
         states, sensors, warm = results[k]
-        rec = v.simulator.record(prepared[k], states, sensors, warm, traj.start_frame)
+        rec = v.simulator.record(prepared[k], states, sensors, warm, traj.start_frame,
+                                 gravity=False)  # the checks' frame pass adds it
         v.check_recorded(traj, rec, sim_share)
         return v.finish()
 

@@ -75,8 +75,9 @@ class _Carry:
 
     frames_done: int = 0
     in_contact: set = field(default_factory=set)          # pairs touching at the last frame
-    xpos: list = field(default_factory=list)              # last two frames' body poses
-    xmat: list = field(default_factory=list)
+    # The last two frames' poses (full qpos, base positions, base quaternions), oldest first;
+    # their body poses are recomputed only when a contact starts (approach speed).
+    poses: list = field(default_factory=list)
     penetration_frames: int = 0
     max_penetration_m: float = 0.0
     max_approach_speed: float = 0.0
@@ -129,6 +130,21 @@ class ContactChecker:
                 self.parts.hand_of(c.agent_b, c.part_b), pairs.reshape(-1, 2)))
         slack = int(round(float(thresholds["expected_contacts"]["window_slack_s"]) * scene.fps))
         self._slack = slack
+        # Per-body lookup tables, so each frame's contacts are sorted out without Python loops.
+        n = model.nbody
+        self._rest = np.zeros((n, n), dtype=bool)
+        for a, b in scene.rest_contacts:
+            self._rest[a, b] = self._rest[b, a] = True
+        self._feet = np.zeros(n, dtype=bool)
+        self._feet[list(scene.floor_bodies)] = True
+        self._exempt_masks = []
+        for e in self.expected:
+            in_a, in_b = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            in_a[list(e.exempt_a)] = True
+            in_b[list(e.exempt_b)] = True
+            self._exempt_masks.append((in_a, in_b))
+        self._mocap_rows = np.array([inst.mocap_index for inst in scene.instances])
+        self._history_data = None  # MjData for past frames' body poses, made on first need
 
     # ------------------------------------------------------------------ expected windows
 
@@ -145,14 +161,10 @@ class ContactChecker:
 
     def _exempt(self, frame: int, b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
         out = np.zeros(len(b1), dtype=bool)
-        for e in self.expected:
+        for e, (in_a, in_b) in zip(self.expected, self._exempt_masks):
             if not (e.interval.start - self._slack <= frame < e.interval.end + self._slack):
                 continue
-            in_a1 = np.isin(b1, list(e.exempt_a))
-            in_b1 = np.isin(b1, list(e.exempt_b))
-            in_a2 = np.isin(b2, list(e.exempt_a))
-            in_b2 = np.isin(b2, list(e.exempt_b))
-            out |= (in_a1 & in_b2) | (in_b1 & in_a2)
+            out |= (in_a[b1] & in_b[b2]) | (in_b[b1] & in_a[b2])
         return out
 
     # ------------------------------------------------------------------ classification
@@ -184,22 +196,49 @@ class ContactChecker:
 
     # ------------------------------------------------------------------ scanning
 
-    def _approach_speed(self, b: int, point: np.ndarray, xpos: np.ndarray, xmat: np.ndarray
-                        ) -> np.ndarray | None:
+    def _past_body_poses(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(xpos, xmat) of every body at the frames in ``carry.poses``, oldest first."""
+        mujoco, model = self._mujoco, self.scene.model
+        if self._history_data is None:
+            self._history_data = mujoco.MjData(model)
+        data = self._history_data
+        out = []
+        for qpos, base_pos, base_quat in self.carry.poses:
+            data.qpos[:] = qpos
+            data.mocap_pos[self._mocap_rows] = base_pos
+            data.mocap_quat[self._mocap_rows] = base_quat
+            mujoco.mj_kinematics(model, data)
+            out.append((data.xpos.copy(), data.xmat.copy()))
+        return out
+
+    def _approach_speed(self, b: int, point: np.ndarray, xpos: np.ndarray, xmat: np.ndarray,
+                        past: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
         """Velocity (m/s) of the material point of body ``b`` now at ``point``, from the
-        frames before (the last pre-contact motion, so an impact that stops it still counts)."""
-        hist = self.carry
-        if len(hist.xpos) < 1:
+        frames before (the last pre-contact motion, so an impact that stops it still counts).
+
+        Args:
+            b: the body.
+            point: the contact point now (world frame).
+            xpos, xmat: every body's pose now.
+            past: every body's pose at the frames before, oldest first.
+        """
+        if not past:
             return None
         local = xmat[b].reshape(3, 3).T @ (point - xpos[b])
-        places = [point] + [hx[b] + hm[b].reshape(3, 3) @ local
-                            for hx, hm in zip(reversed(hist.xpos), reversed(hist.xmat))]
+        places = [point] + [hx[b] + hm[b].reshape(3, 3) @ local for hx, hm in reversed(past)]
         fps = self.scene.fps
         velocities = [(places[k] - places[k + 1]) * fps for k in range(len(places) - 1)]
         return np.array(velocities)
 
-    def check(self, rec: Recording) -> tuple[list[Violation], dict]:
-        """Scan one chunk (chunks must come in order); returns (violations, summary figures)."""
+    def check(self, rec: Recording, gravity=None) -> tuple[list[Violation], dict]:
+        """Scan one chunk (chunks must come in order); returns (violations, summary figures).
+
+        Args:
+            rec: the chunk's recording.
+            gravity: a :class:`~dyad.sim.gravity_load.GravityLoad` to gather each frame's
+                gravity load from the same kinematics pass (``gravity.loads()`` afterwards),
+                or None.
+        """
         mujoco, scene, model, data = self._mujoco, self.scene, self.scene.model, self.data
         th_col, th_exp = self.th["collision"], self.th["expected_contacts"]
         tol = float(th_col["penetration_tolerance_m"])
@@ -207,10 +246,11 @@ class ContactChecker:
         touch = float(th_exp["touch_distance_m"])
         max_speed = float(self.th["approach"]["max_speed_m_s"])
         floor_approach = bool(self.th["approach"]["floor_too"])
-        rest = scene.rest_contacts
         geom_body = model.geom_bodyid
         inst_of = scene.body_instance
-        mocap_rows = np.array([inst.mocap_index for inst in scene.instances])
+        mocap_rows = self._mocap_rows
+        if gravity is not None:
+            gravity.start(rec.num_frames)
 
         hits: list[tuple[int, int, int, float]] = []          # frame, b_lo, b_hi, depth
         approach: list[Violation] = []
@@ -221,44 +261,44 @@ class ContactChecker:
             data.mocap_pos[mocap_rows] = rec.base_pos[i]
             data.mocap_quat[mocap_rows] = rec.base_quat[i]
             mujoco.mj_kinematics(model, data)
+            if gravity is not None:
+                gravity.gather(i, data)
             mujoco.mj_collision(model, data)
             n = data.ncon
             touching_now: set = set()
             if n:
                 con = data.contact
+                dist = con.dist[:n].copy()
                 g1, g2 = con.geom1[:n], con.geom2[:n]
                 b1, b2 = geom_body[g1], geom_body[g2]
-                dist = con.dist[:n].copy()
-                robot = (inst_of[b1] >= 0) | (inst_of[b2] >= 0)
                 lo, hi = np.minimum(b1, b2), np.maximum(b1, b2)
-                keep = robot & np.array([(int(a), int(b)) not in rest for a, b in zip(lo, hi)])
+                keep = ((inst_of[b1] >= 0) | (inst_of[b2] >= 0)) & ~self._rest[lo, hi]
                 floor = (inst_of[lo] < 0) & keep
-                feet = floor & np.isin(hi, list(scene.floor_bodies))
-                exempt = self._exempt(frame, b1, b2) if self.expected else np.zeros(n, bool)
+                exempt = self._exempt(frame, b1, b2) if self.expected else False
                 limit = np.where(exempt, severe, tol)
-                bad = keep & ~feet & (dist < -limit)
-                for k in np.flatnonzero(bad):
-                    hits.append((frame, int(lo[k]), int(hi[k]), float(-dist[k])))
+                bad = keep & ~(floor & self._feet[hi]) & (dist < -limit)
                 if bad.any():
+                    for k in np.flatnonzero(bad):
+                        hits.append((frame, int(lo[k]), int(hi[k]), float(-dist[k])))
                     frames_with_penetration[i] = True
                     self.carry.max_penetration_m = max(self.carry.max_penetration_m,
                                                        float(-dist[bad].min()))
                 # Approach speed at contact onsets (deepest contact of each new pair).
                 onset_ok = keep & (dist < 0) & (floor_approach | ~floor)
-                order = np.argsort(dist)
-                for k in order:
-                    if not onset_ok[k]:
-                        continue
+                past = None
+                for k in np.flatnonzero(onset_ok)[np.argsort(dist[onset_ok], kind="stable")]:
                     pair = (int(lo[k]), int(hi[k]))
                     if pair in touching_now:
                         continue
                     touching_now.add(pair)
                     if pair in self.carry.in_contact or self.carry.frames_done + i == 0:
                         continue
+                    if past is None:
+                        past = self._past_body_poses()
                     point = con.pos[k].copy()
                     normal = con.frame[k][:3].copy()
-                    v1 = self._approach_speed(int(b1[k]), point, data.xpos, data.xmat)
-                    v2 = self._approach_speed(int(b2[k]), point, data.xpos, data.xmat)
+                    v1 = self._approach_speed(int(b1[k]), point, data.xpos, data.xmat, past)
+                    v2 = self._approach_speed(int(b2[k]), point, data.xpos, data.xmat, past)
                     if v1 is None or v2 is None:
                         continue
                     speed = float(np.max((v1 - v2) @ normal))
@@ -269,8 +309,8 @@ class ContactChecker:
                             "contact_approach_speed", frame, frame + 1, names, speed, max_speed,
                             "m/s", f"{self.pair_class(*pair)} contact starts too fast", frame))
             self.carry.in_contact = touching_now
-            self.carry.xpos = (self.carry.xpos + [data.xpos.copy()])[-2:]
-            self.carry.xmat = (self.carry.xmat + [data.xmat.copy()])[-2:]
+            self.carry.poses = (self.carry.poses + [(rec.full_qpos[i], rec.base_pos[i],
+                                                     rec.base_quat[i])])[-2:]
             for e in self.expected:
                 if e.interval.start <= frame < e.interval.end:
                     self._measure_expected(e, touch, severe)
@@ -290,10 +330,15 @@ class ContactChecker:
 
     def _measure_expected(self, e: ExpectedContact, touch: float, severe: float) -> None:
         mujoco, model, data = self._mujoco, self.scene.model, self.data
-        best = np.inf
-        for g1, g2 in e.geom_pairs:
-            best = min(best, mujoco.mj_geomDistance(model, data, int(g1), int(g2),
-                                                    touch + 0.05, None))
+        reach = touch + 0.05  # mj_geomDistance reports farther pairs at this distance
+        best = np.inf if not len(e.geom_pairs) else reach
+        # Only geom pairs whose bounding spheres come within reach can be nearer than it.
+        g1, g2 = e.geom_pairs[:, 0], e.geom_pairs[:, 1]
+        gap = (np.linalg.norm(data.geom_xpos[g1] - data.geom_xpos[g2], axis=1)
+               - model.geom_rbound[g1] - model.geom_rbound[g2])
+        for k in np.flatnonzero(gap <= reach):
+            best = min(best, mujoco.mj_geomDistance(model, data, int(g1[k]), int(g2[k]),
+                                                    reach, None))
         e.frames_seen += 1
         e.min_distance_m = min(e.min_distance_m, float(best))
         if best < -severe:

@@ -24,6 +24,7 @@ from dyad.skeletons import contact_parts
 
 from .chunk_context import ChunkContext
 from .contacts import ContactChecker
+from .gravity_load import GravityLoad
 from .limits import check_limits
 from .playback import Recording, Simulator
 from .report import VIOLATION_KINDS, ValidationReport, Violation
@@ -139,6 +140,7 @@ class StreamingValidator:
         self._first: RobotTrajectory | None = None
         self._sim: Simulator | None = None
         self._contacts: ContactChecker | None = None
+        self._gravity: GravityLoad | None = None
         self._history = np.zeros((0, 0))
         self._next_frame = 0
         self._violations: list[Violation] = []
@@ -153,9 +155,11 @@ class StreamingValidator:
     def _start(self, chunk: RobotTrajectory) -> None:
         self.scene = scene_for_trajectory(chunk, self.thresholds, self._load_robot)
         self._first = chunk
-        self._sim = Simulator(self.scene)
+        # Contact forces are simulated for trajectories that declare contacts (sim/scene.py).
+        self._sim = Simulator(self.scene, contacts=bool(chunk.contacts))
         self._contacts = ContactChecker(self.scene, self.thresholds, list(chunk.contacts),
                                         self._warnings)
+        self._gravity = GravityLoad(self.scene)
         self._history = np.zeros((0, self.scene.num_joints))
         self._next_frame = chunk.start_frame
         self._frame0 = chunk.start_frame
@@ -197,7 +201,8 @@ class StreamingValidator:
         """
         commanded, base_pos, base_quat = self.begin(chunk)
         t0 = time.perf_counter()
-        rec: Recording = self._sim.play(commanded, base_pos, base_quat, chunk.start_frame)
+        rec: Recording = self._sim.play(commanded, base_pos, base_quat, chunk.start_frame,
+                                        gravity=False)
         return self.check_recorded(chunk, rec, time.perf_counter() - t0)
 
     def check_recorded(self, chunk: RobotTrajectory, rec: Recording,
@@ -209,13 +214,21 @@ class StreamingValidator:
         t0 = t1 - sim_wall_s
         ctx = ChunkContext(scene, self.thresholds, chunk.start_frame, self._history,
                            self._contacts.in_contact_mask(chunk.start_frame, chunk.num_frames))
+        # The contact scan poses every frame anyway: it gathers the gravity loads the forces
+        # still lack on the way, so it runs before the force check.
+        pending = rec.gravity_pending
+        contact_violations, contact_figures = self._contacts.check(
+            rec, self._gravity if pending else None)
+        if pending:
+            has = scene.sensor_adr >= 0
+            rec.force[:, has] += self._gravity.loads()[:, has]
+            rec.gravity_pending = False
         violations, summary = check_limits(rec, ctx)
         more, figures = check_tracking(rec, ctx)
         violations += more
         summary.update(figures)
-        more, figures = self._contacts.check(rec)
-        violations += more
-        summary.update(figures)
+        violations += contact_violations
+        summary.update(contact_figures)
         t2 = time.perf_counter()
 
         self._history = np.concatenate([self._history, commanded], axis=0)[-2:]

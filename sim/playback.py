@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .gravity_load import GravityLoad
 from .scene import Scene, rest_qpos
 
 
@@ -25,10 +26,12 @@ class Recording:
         commanded: (T, J) commanded joint positions (scene column order).
         qpos: (T, J) simulated joint positions at the end of each frame.
         qvel: (T, J) simulated joint velocities.
-        force: (T, J) actuator force on each joint incl. gravity compensation (N m or N);
-            nan for mimic followers (moved by their leader through the coupling).
+        force: (T, J) actuator force on each joint incl. the gravity load (N m or N); nan for
+            mimic followers (moved by their leader through the coupling).
         base_pos: (T, I, 3) and base_quat: (T, I, 4) the instances' base poses.
         full_qpos: (T, nq) the scene's whole ``qpos`` (for contacts and rendering).
+        gravity_pending: True when ``force`` still lacks the gravity load (recorded with
+            ``gravity=False``: the gate adds it from its own pass over the frames).
     """
 
     frame_start: int
@@ -39,6 +42,7 @@ class Recording:
     base_pos: np.ndarray
     base_quat: np.ndarray
     full_qpos: np.ndarray
+    gravity_pending: bool = False
 
     @property
     def num_frames(self) -> int:
@@ -79,29 +83,28 @@ def substep_controls(scene: Scene, previous: np.ndarray, commanded: np.ndarray,
     model = scene.model
     s = scene.substeps
     t = commanded.shape[0]
+    nu, nmocap = model.nu, model.nmocap
     prev = np.concatenate([previous[None], commanded[:-1]], axis=0)        # (T, J)
     alpha = (np.arange(1, s + 1) / s)[None, :, None]                        # (1, S, 1)
-    targets = prev[:, None] + alpha * (commanded - prev)[:, None]           # (T, S, J)
-    velocity = (commanded - prev) * scene.fps                               # (T, J)
-    ctrl = np.zeros((t, s, model.nu))
     act = scene.actuated
-    ctrl[:, :, scene.pos_actuator[act]] = targets[:, :, act]
-    ctrl[:, :, scene.vel_actuator[act]] = velocity[:, None, act]
+    step = commanded[:, act] - prev[:, act]                                 # (T, Ja)
+    # One buffer, filled in place: every actuator is a servo of an actuated joint and every
+    # mocap body an instance's base, so each column is written once.
+    out = np.empty((t, s, nu + 7 * nmocap))
+    out[:, :, scene.pos_actuator[act]] = prev[:, None, act] + alpha * step[:, None]
+    out[:, :, scene.vel_actuator[act]] = (step * scene.fps)[:, None]
+    order = np.array([inst.mocap_index for inst in scene.instances])
+    pos_cols = nu + 3 * order[:, None] + np.arange(3)                       # (I, 3)
+    quat_cols = nu + 3 * nmocap + 4 * order[:, None] + np.arange(4)         # (I, 4)
     pos_prev = np.concatenate([base_prev[0][None], base[0][:-1]], axis=0)  # (T, I, 3)
     quat_prev = np.concatenate([base_prev[1][None], base[1][:-1]], axis=0)
     a = alpha[..., None]                                                    # (1, S, 1, 1)
-    mocap_pos = pos_prev[:, None] + a * (base[0] - pos_prev)[:, None]       # (T, S, I, 3)
+    out[:, :, pos_cols] = pos_prev[:, None] + a * (base[0] - pos_prev)[:, None]
     q0, q1 = quat_prev[:, None], base[1][:, None]
     q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
-    mocap_quat = q0 + a * (q1 - q0)
-    mocap_quat /= np.linalg.norm(mocap_quat, axis=-1, keepdims=True)
-    order = np.array([inst.mocap_index for inst in scene.instances])
-    pos_all = np.zeros((t, s, model.nmocap, 3))
-    quat_all = np.zeros((t, s, model.nmocap, 4))
-    pos_all[:, :, order] = mocap_pos
-    quat_all[:, :, order] = mocap_quat
-    return np.concatenate([ctrl, pos_all.reshape(t, s, -1), quat_all.reshape(t, s, -1)],
-                          axis=-1).reshape(t * s, -1)
+    mocap_quat = q0 + a * (q1 - q0)                                         # (T, S, I, 4)
+    out[:, :, quat_cols] = mocap_quat / np.linalg.norm(mocap_quat, axis=-1, keepdims=True)
+    return out.reshape(t * s, -1)
 
 
 CONTROL_SPEC_NAMES = ("mjSTATE_CTRL", "mjSTATE_MOCAP_POS", "mjSTATE_MOCAP_QUAT")
@@ -119,15 +122,19 @@ class Simulator:
 
     Args:
         scene: the scene to play in.
+        contacts: simulate contact forces (the trajectory declares contacts); otherwise the
+            scene's contact-free model plays it (``Scene.physics_model``).
     """
 
-    def __init__(self, scene: Scene):
+    def __init__(self, scene: Scene, contacts: bool = True):
         import mujoco
 
         self.scene = scene
         self._mujoco = mujoco
-        self.data = mujoco.MjData(scene.model)
-        self._layout = _state_layout(scene.model, mujoco)
+        self.model = scene.physics_model(contacts)
+        self.data = mujoco.MjData(self.model)
+        self._layout = _state_layout(self.model, mujoco)
+        self._gravity: GravityLoad | None = None
         self._state: np.ndarray | None = None
         self._warmstart: np.ndarray | None = None
         self._last_command: np.ndarray | None = None
@@ -140,9 +147,9 @@ class Simulator:
     def _initial_frame(self, commanded: np.ndarray, base_pos: np.ndarray,
                        base_quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Start at rest exactly on the first commanded frame; returns (full_qpos, sensordata)."""
-        mujoco, scene, data = self._mujoco, self.scene, self.data
-        mujoco.mj_resetData(scene.model, data)
-        data.qpos[:] = rest_qpos(scene.model)
+        mujoco, scene, model, data = self._mujoco, self.scene, self.model, self.data
+        mujoco.mj_resetData(model, data)
+        data.qpos[:] = rest_qpos(model)
         data.qpos[scene.qpos_adr] = commanded
         for k, inst in enumerate(scene.instances):
             data.mocap_pos[inst.mocap_index] = base_pos[k]
@@ -150,10 +157,10 @@ class Simulator:
         act = scene.actuated
         data.ctrl[:] = 0.0
         data.ctrl[scene.pos_actuator[act]] = commanded[act]
-        mujoco.mj_forward(scene.model, data)
+        mujoco.mj_forward(model, data)
         spec = int(mujoco.mjtState.mjSTATE_FULLPHYSICS)
-        self._state = np.empty(mujoco.mj_stateSize(scene.model, spec))
-        mujoco.mj_getState(scene.model, data, self._state, spec)
+        self._state = np.empty(mujoco.mj_stateSize(model, spec))
+        mujoco.mj_getState(model, data, self._state, spec)
         self._warmstart = data.qacc_warmstart.copy()
         return data.qpos.copy(), data.sensordata.copy()
 
@@ -183,12 +190,18 @@ class Simulator:
             control = substep_controls(self.scene, self._last_command, commanded[rest],
                                        self._last_base, (base_pos[rest], base_quat[rest]))
         return PreparedChunk(commanded, base_pos, base_quat, first, self._state.copy(),
-                             self._warmstart.copy(), control)
+                             self._warmstart.copy(), control, self.model)
 
     def record(self, prepared: "PreparedChunk", states: np.ndarray, sensordata: np.ndarray,
-               warmstart: np.ndarray | None, frame_start: int = 0) -> Recording:
+               warmstart: np.ndarray | None, frame_start: int = 0,
+               gravity: bool = True) -> Recording:
         """Turn a rollout's per-substep ``states`` (n*S, nstate) and ``sensordata`` into the
-        chunk's :class:`Recording` and remember the last state for the next chunk."""
+        chunk's :class:`Recording` and remember the last state for the next chunk.
+
+        Args:
+            gravity: add the gravity load to the forces now (a pass over the frames); False
+                leaves it to the caller (``Recording.gravity_pending``).
+        """
         scene = self.scene
         t = prepared.commanded.shape[0]
         qpos_rows, sensor_rows, qvel_rows = [], [], []
@@ -214,13 +227,20 @@ class Simulator:
         force = np.full((t, scene.num_joints), np.nan)
         has = scene.sensor_adr >= 0
         force[:, has] = sensors[:, scene.sensor_adr[has]]
+        pending = scene.gravity_offloaded
+        if pending and gravity:
+            if self._gravity is None:
+                self._gravity = GravityLoad(scene)
+            force[:, has] += self._gravity.frames(full_qpos, prepared.base_pos,
+                                                  prepared.base_quat)[:, has]
+            pending = False
         return Recording(frame_start=frame_start, commanded=prepared.commanded,
                          qpos=full_qpos[:, scene.qpos_adr], qvel=qvel[:, scene.dof_adr],
                          force=force, base_pos=prepared.base_pos, base_quat=prepared.base_quat,
-                         full_qpos=full_qpos)
+                         full_qpos=full_qpos, gravity_pending=pending)
 
     def play(self, commanded: np.ndarray, base_pos: np.ndarray, base_quat: np.ndarray,
-             frame_start: int = 0) -> Recording:
+             frame_start: int = 0, gravity: bool = True) -> Recording:
         """Simulate T frames on this thread; the first call starts at rest on the first frame.
 
         Args:
@@ -228,6 +248,7 @@ class Simulator:
             base_pos: (T, I, 3) base positions (defaults for undriven instances).
             base_quat: (T, I, 4) base orientations, w first.
             frame_start: trajectory frame number of row 0 (for the recording).
+            gravity: add the gravity load to the recorded forces (see :meth:`record`).
         """
         from mujoco import rollout
 
@@ -235,11 +256,12 @@ class Simulator:
         states = sensordata = None
         if prepared.control is not None:
             state, sensordata = rollout.rollout(
-                self.scene.model, self.data, prepared.initial_state[None],
+                self.model, self.data, prepared.initial_state[None],
                 prepared.control[None], control_spec=control_spec(self._mujoco),
                 initial_warmstart=prepared.warmstart[None])
             states, sensordata = state[0], sensordata[0]
-        return self.record(prepared, states, sensordata, self.data.qacc_warmstart, frame_start)
+        return self.record(prepared, states, sensordata, self.data.qacc_warmstart, frame_start,
+                           gravity)
 
 
 @dataclass
@@ -252,6 +274,7 @@ class PreparedChunk:
         initial_state: ``mjSTATE_FULLPHYSICS`` state to start from.
         warmstart: the solver's warm start (``qacc_warmstart``).
         control: (n * S, nu + 7 * nmocap) substep controls, or None when nothing to simulate.
+        model: the ``MjModel`` to simulate in (the scene's model or its contact-free one).
     """
 
     commanded: np.ndarray
@@ -261,3 +284,4 @@ class PreparedChunk:
     initial_state: np.ndarray
     warmstart: np.ndarray
     control: np.ndarray | None
+    model: object = None

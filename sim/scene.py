@@ -17,10 +17,23 @@ velocity), i.e. a feed-forward PD servo. Gains come from each joint's effective 
 XML's own (often RL-tuned) actuators said. Gravity is compensated through the actuators, so the
 gravity load counts against force limits. The model's own actuators are removed; their force
 ranges become the joints' force limits.
+
+The compensation is exact (every body's ``gravcomp`` is 1), so the scene simulates with neither
+gravity nor its compensation: the same motion to rounding, without the compensation's extra
+recursive Newton-Euler pass per step (a fifth of a humanoid's step). The load the actuators
+carry is added to the recorded forces frame by frame (``sim/gravity_load.py``).
+
+Contact forces are simulated only for trajectories that declare contacts (a clap, a
+handshake): there they are what the touch costs the servos and what stops a hand at its
+partner's. A trajectory that declares none plays in ``contact_free_model`` (no geoms, no
+collision detection per step; a humanoid steps 1.4x faster): any contact it makes is a
+violation, and the checks find it on the recorded frames in the full model, at the depth the
+command drives it to rather than the depth the contact solver would let it reach.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import math
 import threading
@@ -39,6 +52,9 @@ from .thresholds import Thresholds, default_thresholds
 LAYOUTS = ("hand", "two_hands", "humanoid", "duet", "multi")
 BASE_BODY = "dyad_base"
 FLOOR_GEOM = "floor"
+# Collision bit of the floor: only geoms that have it in their conaffinity touch the floor, so
+# the feet (whose floor contacts nothing judges) never generate contacts there.
+FLOOR_BIT = 1 << 30
 
 
 class SceneError(DyadInputError):
@@ -110,6 +126,11 @@ class Scene:
         rest_contacts: body-id pairs (low, high) touching in the rest pose, exempt from checks.
         sensor_adr: (J,) address in ``sensordata`` of each joint's actuator-force sensor, -1
             for followers.
+        gravity: (3,) gravity (m/s^2, world frame) the robots are loaded with.
+        gravity_offloaded: True when ``model`` simulates without gravity because the servos
+            compensate it exactly; recorded forces then get the gravity load added.
+        contact_free_model: the same robots without any geom (same bodies, inertias, joints,
+            actuators and state layout), simulated for trajectories that declare no contact.
     """
 
     model: object
@@ -138,6 +159,15 @@ class Scene:
     rest_contacts: frozenset[tuple[int, int]]
     sensor_adr: np.ndarray
     thresholds_digest: str = ""
+    gravity: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, -9.81]))
+    gravity_offloaded: bool = False
+    contact_free_model: object = None
+
+    def physics_model(self, contacts: bool):
+        """The model to simulate in: ``model``, or ``contact_free_model`` for a trajectory
+        that declares no contact (see the module doc)."""
+        return self.model if contacts or self.contact_free_model is None \
+            else self.contact_free_model
 
     @property
     def frame_dt(self) -> float:
@@ -330,6 +360,89 @@ def _floor_height_offset(model, data, mujoco, base_body: int) -> float:
     return 0.0 if not np.isfinite(lowest) else -lowest
 
 
+def _strip_geometry(spec) -> None:
+    """Delete every geom, explicit contact pair and visual asset (the contact-free model)."""
+    for pair in list(spec.pairs):
+        spec.delete(pair)
+    for geom in list(spec.geoms):
+        spec.delete(geom)
+    for site in spec.sites:
+        site.material = ""
+    for kind in ("skins", "meshes", "hfields", "materials", "textures"):
+        for element in list(getattr(spec, kind)):
+            spec.delete(element)
+
+
+def _assemble_world(instances: Sequence[tuple[str, RobotModel]], placements, servos,
+                    sim: dict, layout: str, timestep: float, mujoco, skeleton: bool = False,
+                    feet: Sequence[str] | None = None):
+    """The scene's ``MjSpec``: floor and light, one mocap base per instance with its robot
+    attached (elements prefixed ``<instance>/``), and per servoed joint a position and a
+    velocity actuator and an actuator-force sensor.
+
+    Args:
+        instances: (instance name, robot) pairs.
+        placements: per instance (position, quaternion) of its base.
+        servos: (scene joint name, is a mimic follower) per commanded joint; followers get no
+            actuators.
+        sim: the thresholds' ``simulation`` section.
+        layout, timestep: the scene's layout name and physics step (s).
+        skeleton: leave every geom out (no floor either): the contact-free physics model.
+        feet: body-name patterns (instance prefix removed) of the bodies allowed on the floor;
+            their geoms and the floor do not collide at all (``FLOOR_BIT``). None: they do.
+
+    Returns:
+        (spec, per instance the robot's own force limits by joint name).
+    """
+    world = mujoco.MjSpec()
+    world.modelname = "dyad_" + layout + ("_contact_free" if skeleton else "")
+    world.option.timestep = timestep
+    world.option.integrator = getattr(mujoco.mjtIntegrator,
+                                      f"mjINT_{str(sim['integrator']).upper()}")
+    world.visual.global_.offwidth = 1920
+    world.visual.global_.offheight = 1080
+    world.stat.center = [0.0, 0.0, 0.8]
+    world.stat.extent = 2.0
+    if sim["floor"] and not skeleton:
+        bits = FLOOR_BIT if feet is not None else 1
+        world.worldbody.add_geom(name=FLOOR_GEOM, type=mujoco.mjtGeom.mjGEOM_PLANE,
+                                 size=[0, 0, 0.05], rgba=[0.82, 0.84, 0.86, 1],
+                                 contype=bits, conaffinity=bits)
+    world.worldbody.add_light(pos=[0, 0, 3.5], dir=[0, 0, -1], diffuse=[0.7, 0.7, 0.7])
+    force_tables: list[dict[str, float]] = []
+    for (name, robot), (pos, quat) in zip(instances, placements):
+        element_prefix = f"{name}/"  # MuJoCo wants a prefix even for a single instance
+        spec, force_limits, _ = _prepare_robot(robot, sim, mujoco)
+        if skeleton:
+            _strip_geometry(spec)
+        force_tables.append(force_limits)
+        base = world.worldbody.add_body(name=element_prefix + BASE_BODY, pos=pos.tolist(),
+                                        quat=quat.tolist(), mocap=True)
+        world.attach(spec, prefix=element_prefix, frame=base.add_frame())
+        if feet is not None and not skeleton:
+            for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+                body = geom.parent.name[len(element_prefix):]
+                if (geom.contype or geom.conaffinity) and \
+                        not any(fnmatch.fnmatchcase(body, p) for p in feet):
+                    geom.conaffinity = int(geom.conaffinity) | FLOOR_BIT
+    for target, follower in servos:
+        if follower:
+            continue
+        world.add_actuator(name=f"{target}:pos", target=target,
+                           trntype=mujoco.mjtTrn.mjTRN_JOINT,
+                           gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+                           biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+                           gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, -1.0] + [0.0] * 8)
+        world.add_actuator(name=f"{target}:vel", target=target,
+                           trntype=mujoco.mjtTrn.mjTRN_JOINT,
+                           gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+                           biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+                           gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, 0.0, -1.0] + [0.0] * 7)
+        world.add_sensor(name=f"{target}:force", type=mujoco.mjtSensor.mjSENS_JOINTACTFRC,
+                         objtype=mujoco.mjtObj.mjOBJ_JOINT, objname=target)
+    return world, force_tables
+
+
 def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
                 thresholds: Thresholds | None = None,
                 driven: Sequence[bool] | None = None) -> Scene:
@@ -346,70 +459,39 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
     thresholds = thresholds or default_thresholds()
     sim = thresholds["simulation"]
     robots = [r for _, r in instances]
-    names = [n for n, _ in instances]
     driven = list(driven) if driven is not None else [r.floating_base for r in robots]
     pairs = tuple((n, r.name) for n, r in instances)
     layout = choose_layout(robots)
     substeps = max(1, math.ceil((1.0 / fps) / float(sim["max_timestep_s"]) - 1e-9))
-
-    world = mujoco.MjSpec()
-    world.modelname = "dyad_" + layout
-    world.option.timestep = (1.0 / fps) / substeps
-    world.option.integrator = getattr(mujoco.mjtIntegrator,
-                                      f"mjINT_{str(sim['integrator']).upper()}")
-    world.visual.global_.offwidth = 1920
-    world.visual.global_.offheight = 1080
-    world.stat.center = [0.0, 0.0, 0.8]
-    world.stat.extent = 2.0
-    if sim["floor"]:
-        world.worldbody.add_geom(name=FLOOR_GEOM, type=mujoco.mjtGeom.mjGEOM_PLANE,
-                                 size=[0, 0, 0.05], rgba=[0.82, 0.84, 0.86, 1])
-    world.worldbody.add_light(pos=[0, 0, 3.5], dir=[0, 0, -1], diffuse=[0.7, 0.7, 0.7])
-
     placements = _default_placements(layout, robots, sim)
+
     scene_instances: list[SceneInstance] = []
-    force_tables: list[dict[str, float]] = []
     for k, (name, robot) in enumerate(instances):
         prefix = instance_prefix(pairs, name)
-        element_prefix = f"{name}/"  # MuJoCo wants a prefix even for a single instance
-        spec, force_limits, _ = _prepare_robot(robot, sim, mujoco)
-        force_tables.append(force_limits)
         pos, quat = placements[k]
-        base = world.worldbody.add_body(name=element_prefix + BASE_BODY, pos=pos.tolist(),
-                                        quat=quat.tolist(), mocap=True)
-        frame = base.add_frame()
-        world.attach(spec, prefix=element_prefix, frame=frame)
         columns = tuple(prefix + j for j in robot.joint_names)
         roots = tuple(prefix + c for c in FREE_JOINT_COLUMNS) if driven[k] else ()
-        scene_instances.append(SceneInstance(name, robot, element_prefix, columns, roots,
+        scene_instances.append(SceneInstance(name, robot, f"{name}/", columns, roots,
                                              default_base_pos=pos.copy(),
                                              default_base_quat=quat.copy()))
-
-    # Every joint gets its servo pair now; gains are set after compiling (they need inertias).
+    # Every joint gets its servo pair; gains are set after compiling (they need inertias).
     joint_names: list[str] = []        # trajectory columns
     model_joints: list[str] = []       # the same joints' names in the scene
     follower_flags: list[bool] = []
     for inst in scene_instances:
         followers = {f for f, _, _, _ in inst.robot.mimic}
         for joint, col in zip(inst.robot.joint_names, inst.columns):
-            target = inst.prefix + joint
             joint_names.append(col)
-            model_joints.append(target)
+            model_joints.append(inst.prefix + joint)
             follower_flags.append(joint in followers)
-            if joint in followers:
-                continue
-            world.add_actuator(name=f"{target}:pos", target=target,
-                               trntype=mujoco.mjtTrn.mjTRN_JOINT,
-                               gaintype=mujoco.mjtGain.mjGAIN_FIXED,
-                               biastype=mujoco.mjtBias.mjBIAS_AFFINE,
-                               gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, -1.0] + [0.0] * 8)
-            world.add_actuator(name=f"{target}:vel", target=target,
-                               trntype=mujoco.mjtTrn.mjTRN_JOINT,
-                               gaintype=mujoco.mjtGain.mjGAIN_FIXED,
-                               biastype=mujoco.mjtBias.mjBIAS_AFFINE,
-                               gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, 0.0, -1.0] + [0.0] * 7)
-            world.add_sensor(name=f"{target}:force", type=mujoco.mjtSensor.mjSENS_JOINTACTFRC,
-                             objtype=mujoco.mjtObj.mjOBJ_JOINT, objname=target)
+    servos = list(zip(model_joints, follower_flags))
+    timestep = (1.0 / fps) / substeps
+    # Feet on the floor are judged by nothing (balance is out of scope) unless their landing
+    # speed is checked: then they need their floor contacts.
+    feet = None if thresholds["approach"]["floor_too"] else \
+        list(thresholds["collision"]["floor_contact_bodies"])
+    world, force_tables = _assemble_world(instances, placements, servos, sim, layout, timestep,
+                                          mujoco, feet=feet)
     try:
         model = world.compile()
     except ValueError as exc:
@@ -518,7 +600,67 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
         rest_contacts=frozenset(), sensor_adr=sensor_adr, thresholds_digest=thresholds.digest)
     if thresholds["collision"]["ignore_rest_contacts"]:
         scene.rest_contacts = frozenset(_rest_contacts(scene, rest))
+    scene.gravity = model.opt.gravity.copy()
+    if sim["gravity_compensation"]:
+        # Gravity and its exact compensation cancel: simulate with neither (see module doc).
+        model.opt.gravity[:] = 0.0
+        model.body_gravcomp[:] = 0.0
+        model.jnt_actgravcomp[:] = 0
+        scene.gravity_offloaded = True
+    scene.contact_free_model = _contact_free_model(model, instances, placements, servos, sim,
+                                                   layout, timestep, mujoco)
     return scene
+
+
+# Arrays build_scene sets on the compiled model; the contact-free model takes them over.
+_RUNTIME_ARRAYS = ("actuator_gainprm", "actuator_biasprm", "eq_solref", "body_pos", "body_quat",
+                   "body_gravcomp", "jnt_actgravcomp")
+
+
+def _same_structure(a, b, mujoco) -> bool:
+    sizes = ("nq", "nv", "nu", "na", "nbody", "njnt", "nmocap", "neq", "nsensordata")
+    if any(getattr(a, n) != getattr(b, n) for n in sizes):
+        return False
+    obj = mujoco.mjtObj
+    return all(mujoco.mj_id2name(a, kind, i) == mujoco.mj_id2name(b, kind, i)
+               for kind, count in ((obj.mjOBJ_BODY, a.nbody), (obj.mjOBJ_JOINT, a.njnt),
+                                   (obj.mjOBJ_ACTUATOR, a.nu))
+               for i in range(count))
+
+
+def _contact_free_model(model, instances, placements, servos, sim: dict, layout: str,
+                        timestep: float, mujoco):
+    """The scene without geoms, for trajectories that declare no contact (see ``Scene``).
+
+    Bodies keep the full model's compiled masses and inertias (written as explicit inertials:
+    many hand bodies take theirs from their meshes), so the two simulate alike to rounding
+    while no contact occurs. Should a robot not compile without its geoms (a tendon wrapping
+    one), a copy of the full model with contacts disabled serves instead.
+    """
+    world, _ = _assemble_world(instances, placements, servos, sim, layout, timestep, mujoco,
+                               skeleton=True)
+    lean = None
+    bodies = [(body, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body.name))
+              for body in world.bodies if body != world.worldbody]
+    if all(b >= 0 for _, b in bodies):
+        for body, b in bodies:
+            body.mass = float(model.body_mass[b])
+            body.ipos = model.body_ipos[b].tolist()
+            body.iquat = model.body_iquat[b].tolist()
+            body.inertia = model.body_inertia[b].tolist()
+            body.explicitinertial = True
+        try:
+            lean = world.compile()
+        except ValueError:
+            lean = None
+    if lean is None or not _same_structure(lean, model, mujoco):
+        lean = copy.copy(model)  # MjModel copies are deep
+        lean.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+        return lean
+    for name in _RUNTIME_ARRAYS:
+        getattr(lean, name)[:] = getattr(model, name)
+    lean.opt.gravity[:] = model.opt.gravity
+    return lean
 
 
 def rest_qpos(model) -> np.ndarray:

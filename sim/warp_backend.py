@@ -3,8 +3,9 @@
 The same compiled scene is put on the device once; each substep copies the worlds' controls and
 mocap poses in and steps all worlds together. States come back at every substep as the CPU
 backend's (``mjSTATE_FULLPHYSICS`` layout: time, qpos, qvel, ...), and each joint's actuator
-force (with gravity compensation) is read from ``qfrc_actuator`` in the sensor slot the scene
-reserved for it, so recordings and checks are identical to the CPU path.
+force is read from ``qfrc_actuator`` in the sensor slot the scene reserved for it (the gravity
+load is added to the recorded forces afterwards, as on the CPU path), so recordings and checks are
+identical to the CPU path.
 
 Runs on CUDA when present, else on Warp's CPU device (slow: for tests and CI only).
 """
@@ -43,12 +44,12 @@ class WarpBackend:
         import mujoco_warp as mjw
         import warp as wp
 
-        model = scene.model
         steps = [0 if c.control is None else c.control.shape[0] for c in chunks]
         out: list = [(None, None, None)] * len(chunks)
         todo = [k for k, n in enumerate(steps) if n]
         if not todo:
             return out
+        model = chunks[todo[0]].model or scene.model
         nworld, nstep = len(todo), max(steps[k] for k in todo)
         layout = _state_layout(model, mujoco)
         nstate = mujoco.mj_stateSize(model, int(mujoco.mjtState.mjSTATE_FULLPHYSICS))

@@ -207,3 +207,105 @@ def test_thresholds_override_and_reject_unknown_keys(tmp_path, right):
     (tmp_path / "typo.yaml").write_text("limits:\n  velocity_rad: 1.0\n")
     with pytest.raises(ThresholdsError, match="velocity_rad"):
         load_thresholds(tmp_path / "typo.yaml")
+
+
+def test_contact_forces_are_simulated_only_for_declared_contacts(left, right):
+    """Fingertips driven 8 mm into each other. Declared as a touch, the contact pushes the
+    fingers back (the servos feel it) and the touch passes; undeclared, the trajectory plays in
+    the contact-free model and the whole commanded overlap is a robot collision."""
+    gap = np.concatenate([np.linspace(0.05, -0.008, 30), np.full(30, -0.008)])
+    touch = [ContactInterval("left", "fingertips", "right", "fingertips", 20, 60)]
+    declared = validate(facing_hands(left, right, gap, contacts=touch, mode="fingertips"))
+    undeclared = validate(facing_hands(left, right, gap, mode="fingertips"))
+    assert declared.passed, declared.describe()
+    assert declared.summary["max_tracking_error_rad"] > 0.02  # pushed back by the contact
+    hits = undeclared.of_kind("robot_collision")
+    assert hits, undeclared.describe()
+    assert 0.006 < max(v.measured for v in hits) < 0.015
+    assert undeclared.summary["max_tracking_error_rad"] < 0.01  # nothing pushed back
+    assert declared.summary["max_force_ratio"] > 2 * undeclared.summary["max_force_ratio"]
+
+
+def test_contact_free_model_is_the_scene_without_geoms(right):
+    import copy
+    from dataclasses import replace
+
+    from dyad.sim.playback import Simulator
+    from dyad.sim.scene import build_scene
+
+    scene = build_scene([(right.name, right)], FPS)
+    free, full = scene.contact_free_model, scene.model
+    assert free.ngeom == 0 and full.ngeom > 0
+    assert (free.nq, free.nv, free.nu, free.nbody) == (full.nq, full.nv, full.nu, full.nbody)
+    np.testing.assert_allclose(free.body_mass, full.body_mass, rtol=1e-12)
+    np.testing.assert_allclose(free.body_inertia, full.body_inertia, rtol=1e-12)
+    # Without contacts both models move the same.
+    no_contact = copy.copy(full)
+    no_contact.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    reference = replace(scene, model=no_contact, contact_free_model=None)
+    q = finger_wave(right, seconds=2.0, amplitude=0.5)
+    base_pos = np.tile(scene.instances[0].default_base_pos, (len(q), 1, 1))
+    base_quat = np.tile(scene.instances[0].default_base_quat, (len(q), 1, 1))
+    a = Simulator(scene, contacts=False).play(q, base_pos, base_quat)
+    b = Simulator(reference).play(q, base_pos, base_quat)
+    assert np.abs(a.qpos - q).max() > 1e-3  # really simulated
+    np.testing.assert_allclose(a.qpos, b.qpos, atol=1e-10)
+    np.testing.assert_allclose(a.force[:, scene.actuated], b.force[:, scene.actuated],
+                               atol=1e-9)
+
+
+def test_gravity_load_is_mujocos_inverse_dynamics(right):
+    """Scenes simulate without gravity (its compensation cancels it exactly); the load added to
+    the recorded forces is MuJoCo's gravity bias force at each frame's pose."""
+    from dyad.sim.gravity_load import GravityLoad
+    from dyad.sim.scene import build_scene
+
+    scene = build_scene([(right.name, right)], FPS)
+    assert scene.gravity_offloaded and not scene.model.opt.gravity.any()
+    rng = np.random.default_rng(3)
+    t = 6
+    q = rng.uniform(right.lower, right.upper, size=(t, right.dof))
+    full_qpos = np.tile(scene.model.qpos0, (t, 1))
+    full_qpos[:, scene.qpos_adr] = q
+    base_pos = np.tile([0.0, 0.0, 1.0], (t, 1, 1))
+    tilt = rng.normal(size=(t, 4))
+    base_quat = (tilt / np.linalg.norm(tilt, axis=1, keepdims=True))[:, None]
+    load = GravityLoad(scene).frames(full_qpos, base_pos, base_quat)
+    model = mujoco.MjModel.from_xml_string(right.model_xml)  # gravity on, robot alone
+    data = mujoco.MjData(model)
+    adr = [model.joint(j).qposadr[0] for j in right.joint_names]
+    dof = [model.joint(j).dofadr[0] for j in right.joint_names]
+    bias = np.zeros(model.nv)
+    for f in range(t):
+        # The hand hangs from the base: turn gravity into the base frame instead.
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, base_quat[f, 0])
+        model.opt.gravity[:] = rot.reshape(3, 3).T @ scene.gravity
+        data.qpos[adr] = q[f]
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        mujoco.mj_rne(model, data, 0, bias)
+        np.testing.assert_allclose(load[f], bias[dof], atol=1e-10)
+    assert np.abs(load).max() > 1e-3
+
+
+@pytest.mark.slow
+def test_humanoid_feet_may_sink_into_the_floor_knees_may_not():
+    from dyad.sim.scene import build_scene
+    from dyad.sim.synthetic_trajectories import standing_humanoid
+
+    robot = load_robot("gr1_inspire")
+    base = build_scene([(robot.name, robot)], FPS).instances[0].default_base_pos
+    columns, values = standing_humanoid(robot, 2.0, base)
+    z = len(robot.joint_names) + 2  # root_z column
+    sink = values.copy()
+    sink[:, z] -= np.minimum(np.arange(len(values)) * 0.002, 0.02)  # feet 2 cm into the floor
+    report = validate(RobotTrajectory(sink, tuple(columns), FPS, ((robot.name, robot.name),)))
+    assert report.passed, report.describe()
+    kneel = values.copy()
+    kneel[:, z] -= np.minimum(np.arange(len(values)) * 0.01, 0.6)  # pelvis 60 cm down
+    report = validate(RobotTrajectory(kneel, tuple(columns), FPS, ((robot.name, robot.name),)))
+    floor = report.of_kind("floor_collision")
+    assert floor, report.describe()
+    assert not any("foot" in s or "ankle" in s for v in floor for s in v.subjects
+                   if s != "world")
