@@ -342,50 +342,6 @@ def _poses(clip: Clip, roots, yaws, **kwargs_per_role) -> list[BodyPose]:
     return out
 
 
-def _open_hand() -> np.ndarray:
-    pose = blend(POSES["relaxed"], POSES["flat"], 0.6)
-    pose[0] = POSES["spread"][0]  # thumb out of the way, as a hand offered for a shake
-    return pose
-
-
-_OPEN_HAND = _open_hand()
-
-
-def _root_x_for_reach(props: Proportions, side: str, wrist_m: np.ndarray, facing: float,
-                      reach: float) -> float:
-    """Root x of an agent facing +X (``facing`` 1) or -X (-1) standing on y = 0 whose
-    shoulder-to-``wrist_m`` distance is ``reach`` times the arm's length."""
-    sgn = 1.0 if side == "left" else -1.0
-    sh = _SHOULDER_OFFSET * props.body_scale
-    dy = wrist_m[1] - sgn * facing * sh[1]
-    dz = wrist_m[2] - sh[2]
-    fx = np.sqrt(max((reach * props.arm_m) ** 2 - dy ** 2 - dz ** 2, 0.01))
-    return float(wrist_m[0] - facing * fx)
-
-
-def _meeting_height(clip: Clip, z_range: tuple[float, float], reach: float,
-                    lateral_m: float = 0.17) -> float:
-    """A height (m) in ``z_range`` (times the mean scale) for a meeting point both agents reach
-    with ``reach`` of their arm while standing a fair distance apart: a random preferred
-    height, pulled toward the one that leaves the shorter forward reach longest."""
-    zs = np.linspace(z_range[0], z_range[1], 16) * clip.scale
-    fx = np.stack([np.sqrt(np.maximum((reach * p.arm_m) ** 2 - lateral_m ** 2 -
-                                      (zs - _SHOULDER_OFFSET[2] * p.body_scale) ** 2, 0.0))
-                   for p in clip.props]).min(axis=0)
-    preferred = clip.uniform(*z_range) * clip.scale
-    score = fx - 0.5 * np.abs(zs - preferred)
-    return float(zs[int(np.argmax(score))])
-
-
-def _poses(clip: Clip, roots, yaws, **kwargs_per_role) -> list[BodyPose]:
-    """A :class:`BodyPose` per role; keyword values are pairs (leader, follower)."""
-    out = []
-    for r in range(2):
-        kw = {k: v[r] for k, v in kwargs_per_role.items() if v[r] is not None}
-        out.append(BodyPose(clip.props[r], roots[r], yaws[r], **kw))
-    return out
-
-
 def _hand_dirs(pose: BodyPose, fingers_heading, palm_heading) -> tuple[np.ndarray, np.ndarray]:
     return pose.direction(np.asarray(fingers_heading, float)), \
         pose.direction(np.asarray(palm_heading, float))
