@@ -75,6 +75,11 @@ class HandIKConfig:
             cost (real-time iteration: the next frame corrects it); otherwise it is dropped.
         first_frame_iterations: iterations for a frame without a warm start.
         step_tolerance_rad: stop when no joint moves more than this in an iteration.
+        thumb_clearance_m: surface gap kept between the thumb's links and the other fingers'
+            and the palm's (sphere model, ``finger_clearance.ThumbClearance``; robots built
+            with link spheres only); 0 disables it.
+        thumb_clearance_weight: weight of its one-sided penalty (stiffer than the pinch pull,
+            so a pinch stops at the surfaces).
     """
 
     tip_weight: float = 1.0
@@ -94,6 +99,8 @@ class HandIKConfig:
     take_last_step: bool = True
     first_frame_iterations: int = 40
     step_tolerance_rad: float = 2e-4
+    thumb_clearance_m: float = 0.002
+    thumb_clearance_weight: float = 100.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.pinch_enter_m < self.pinch_exit_m:
@@ -163,16 +170,20 @@ class HandIK:
         mimic: ``(follower, leader, multiplier, offset)`` couplings, follower = m * leader + o.
         config: weights and tolerances.
         locked_qpos: joint name -> position for locked joints that should not sit at neutral.
+        link_spheres: body name -> link spheres (``collision_spheres.robot_link_spheres``) for
+            the thumb clearance; None: no thumb clearance.
     """
 
     def __init__(self, pin_model, mapping: HandMapping,
                  mimic: tuple[tuple[str, str, float, float], ...] = (),
                  config: HandIKConfig | None = None,
-                 locked_qpos: dict[str, float] | None = None):
+                 locked_qpos: dict[str, float] | None = None,
+                 link_spheres: dict | None = None):
         import pinocchio as pin
 
         self._pin = pin
         self.mapping = mapping
+        self._link_spheres = link_spheres
         self._config = config or HandIKConfig()
         if mapping.side not in ("left", "right"):
             raise HandIKError(f"hand mapping side must be 'left' or 'right', got {mapping.side!r}")
@@ -283,7 +294,12 @@ class HandIK:
                 raise HandIKError(f"robot {robot.name!r} has no Pinocchio model loaded; load it "
                                   "through the registry")
             pin_model = pin.buildModelFromXML(robot.model_xml)
-        return cls(pin_model, robot.hands[side], robot.mimic, config)
+        spheres = None
+        if robot.model_format == "mjcf":
+            from .collision_spheres import robot_link_spheres
+
+            spheres = robot_link_spheres(robot)
+        return cls(pin_model, robot.hands[side], robot.mimic, config, link_spheres=spheres)
 
     @classmethod
     def from_urdf(cls, urdf_path: str | Path, mapping: HandMapping,
@@ -370,6 +386,13 @@ class HandIK:
         self._P[0] = self._origin_world
         self._J = np.zeros((3 * n_pts, self.model.nv))
         self._human = np.zeros((n_pts, 3))
+        self._thumb_clearance = None
+        if self._link_spheres and cfg.thumb_clearance_m > 0 and cfg.thumb_clearance_weight > 0:
+            from .finger_clearance import ThumbClearance
+
+            self._thumb_clearance = ThumbClearance(self.model, self.mapping, self._link_spheres,
+                                                   cfg.thumb_clearance_m,
+                                                   neutral_within_limits(self.model))
 
     # ----------------------------------------------------------------------------------------
     # Kinematics
@@ -506,6 +529,8 @@ class HandIK:
         reg = cfg.temporal_weight if warm else 0.0
         lo, hi, M, c = self._x_lower, self._x_upper, self._M, self._c
         self._frame_terms = (pair_map, target_w, huber, np.sqrt(cfg.collision_weight))
+        if self._thumb_clearance is not None:
+            self._thumb_clearance.new_frame()
         x = x_prev.copy()
         A, r, cost = self._system(M @ x + c)
         mu = cfg.damping
@@ -575,6 +600,13 @@ class HandIK:
                 A = np.vstack([A, -sqrt_wc * jd])
                 r = np.concatenate([r, pen])
                 cost += float(pen @ pen)
+        if self._thumb_clearance is not None:
+            extra = self._thumb_clearance.rows(self.data, self._M,
+                                               float(np.sqrt(cfg.thumb_clearance_weight)))
+            if extra is not None:
+                A = np.vstack([A, extra[0]])
+                r = np.concatenate([r, extra[1]])
+                cost += extra[2]
         return A, r, cost
 
     # ----------------------------------------------------------------------------------------
