@@ -7,8 +7,9 @@ closing a fist, an OK ring or a pinch on the robot drives thumb links into the i
 gate ``self_collision``, finger-finger or finger-palm). :class:`ThumbClearance` adds one
 one-sided residual per sphere pair closer than ``margin_m`` (surface to surface): the thumb may
 touch the fingers and the palm, not go into them. A pinch still closes: its pull meets the
-clearance at the surfaces. Sphere pairs that overlap in the rest pose (the thumb's base in the
-palm) are left out, and pairs closer than the margin at rest keep their rest gap.
+clearance at the surfaces. The thumb's first link and the palm it is hinged on are neighbours
+(left out, as MoveIt leaves adjacent links out); sphere pairs that overlap in the rest pose are
+left out too, and pairs closer than the margin at rest keep their rest gap.
 
 Spheres are the "inside" ones (they stay within the link geometry) grown by ``grow_m`` toward
 covering, so a kept margin leaves the real surfaces at most the remaining inside-to-covering
@@ -27,6 +28,8 @@ THUMB_TIP = FINGERTIPS[0]
 # Link pairs whose bounds are farther apart than this at the start of a frame are skipped for
 # the frame (its iterations move a fingertip by millimetres, a fast frame by a centimetre).
 _BAND_M = 0.02
+# A link whose spheres spread wider than this (a palm) gets a broad-phase bound per sphere.
+_WIDE_LINK_M = 0.04
 
 
 def _chain(model, joint: int) -> list[int]:
@@ -79,6 +82,8 @@ class ThumbClearance:
                 group = 1
             else:
                 continue  # a link the thumb and the fingers share: not a pair member
+            if group == 0 and model.parents[joint] == 0 and joint > 0:
+                group = 2  # the thumb's first link, hinged on the palm: paired with fingers only
             frames += [fid] * len(r_inside)
             centres.append(np.asarray(c, dtype=float))
             radii.append(np.minimum(np.asarray(r_inside, dtype=float) + grow_m, r_cover))
@@ -92,38 +97,56 @@ class ThumbClearance:
         self._which = np.searchsorted(self._unique, self._frames)
         self._rot = np.zeros((len(self._unique), 3, 3))
         self._pos = np.zeros((len(self._unique), 3))
+        palm = np.array([model.frames[f].parentJoint == 0 for f in frames], dtype=bool)
         a, b = np.meshgrid(np.flatnonzero(side_arr == 0), np.flatnonzero(side_arr == 1),
                            indexing="ij")
-        a, b = a.ravel(), b.ravel()
+        base_a, base_b = np.meshgrid(np.flatnonzero(side_arr == 2),
+                                     np.flatnonzero((side_arr == 1) & ~palm), indexing="ij")
+        a = np.concatenate([a.ravel(), base_a.ravel()])
+        b = np.concatenate([b.ravel(), base_b.ravel()])
+        side_arr[side_arr == 2] = 0
         data = model.createData()
         pin.framesForwardKinematics(model, data, rest_q)
         rest_gap = self._gaps(self._centres(data), a, b)
         keep = rest_gap > 0.0
-        a, b, threshold = a[keep], b[keep], np.minimum(self.margin_m, rest_gap[keep])
+        a, b = a[keep], b[keep]
+        # The thumb folds onto the palm by design (a fist, counting): it may rest on it (no
+        # margin), not sink in; the margin is for the fingers it would be driven through.
+        margin = np.where(palm[b], 0.0, self.margin_m)
+        threshold = np.minimum(margin, rest_gap[keep])
         self.excluded_pairs = int((~keep).sum())
         """Sphere pairs left out because they overlap in the rest pose."""
         self.num_pairs = len(a)
         """Sphere pairs watched."""
-        # Broad phase, once per frame (``new_frame``): a bounding sphere per link; the sphere
-        # pairs of two links whose bounds are within ``_BAND_M`` are then watched for the
-        # frame's iterations (a few millimetres of motion each), the others skipped.
-        n_links = len(self._unique)
-        self._bound_local = np.zeros((n_links, 3))
-        bound_radius = np.zeros(n_links)
-        for k in range(n_links):
-            rows = self._which == k
+        # Broad phase, once per frame (``new_frame``): a bounding sphere per link (per sphere
+        # for a link as wide as a palm); the sphere pairs of two bounds within ``_BAND_M`` are
+        # then watched for the frame's iterations (a few millimetres of motion each).
+        unit_of = np.empty(len(self._local), dtype=int)
+        unit_link, unit_local, unit_radius = [], [], []
+        for k in range(len(self._unique)):
+            rows = np.flatnonzero(self._which == k)
             centre = self._local[rows].mean(axis=0)
-            self._bound_local[k] = centre
-            bound_radius[k] = float((np.linalg.norm(self._local[rows] - centre, axis=1)
-                                     + self._radii[rows]).max())
-        link_a, link_b = self._which[a], self._which[b]
-        blocks = sorted(set(zip(link_a.tolist(), link_b.tolist())))
+            radius = float((np.linalg.norm(self._local[rows] - centre, axis=1)
+                            + self._radii[rows]).max())
+            for group in ([rows] if radius <= _WIDE_LINK_M else [[r] for r in rows]):
+                group = np.asarray(group)
+                c = self._local[group].mean(axis=0)
+                unit_of[group] = len(unit_link)
+                unit_link.append(k)
+                unit_local.append(c)
+                unit_radius.append(float((np.linalg.norm(self._local[group] - c, axis=1)
+                                          + self._radii[group]).max()))
+        self._unit_link = np.array(unit_link, dtype=int)
+        self._unit_local = np.array(unit_local).reshape(-1, 3)
+        unit_a, unit_b = unit_of[a], unit_of[b]
+        blocks = sorted(set(zip(unit_a.tolist(), unit_b.tolist())))
         block_of = {blk: i for i, blk in enumerate(blocks)}
-        self._block_la = np.array([blk[0] for blk in blocks], dtype=int)
-        self._block_lb = np.array([blk[1] for blk in blocks], dtype=int)
-        self._block_reach = bound_radius[self._block_la] + bound_radius[self._block_lb]
+        self._block_ua = np.array([blk[0] for blk in blocks], dtype=int)
+        self._block_ub = np.array([blk[1] for blk in blocks], dtype=int)
+        radius = np.array(unit_radius)
+        self._block_reach = radius[self._block_ua] + radius[self._block_ub]
         self._pair_block = np.array([block_of[(x, y)] for x, y in
-                                     zip(link_a.tolist(), link_b.tolist())], dtype=int)
+                                     zip(unit_a.tolist(), unit_b.tolist())], dtype=int)
         self._watch: tuple | None = None  # this frame's pairs (a, b, thresholds, links)
         self._a, self._b, self._threshold = a, b, threshold
 
@@ -149,8 +172,9 @@ class ThumbClearance:
 
     def _broad_phase(self, data) -> tuple:
         self._placements(data, range(len(self._unique_list)))
-        bounds = np.einsum("nij,nj->ni", self._rot, self._bound_local) + self._pos
-        d = bounds[self._block_la] - bounds[self._block_lb]
+        bounds = np.einsum("nij,nj->ni", self._rot[self._unit_link], self._unit_local) \
+            + self._pos[self._unit_link]
+        d = bounds[self._block_ua] - bounds[self._block_ub]
         near = np.sqrt((d * d).sum(axis=1)) - self._block_reach < self.margin_m + _BAND_M
         sel = near[self._pair_block]
         a, b = self._a[sel], self._b[sel]

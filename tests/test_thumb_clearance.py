@@ -57,11 +57,17 @@ def test_a_fist_keeps_the_thumb_out_of_the_fingers(right):
     assert traj.qpos[:, j].max() >= 0.9 * traj_plain.qpos[:, j].max()
 
 
-def test_clearance_leaves_rest_contacts_out_and_costs_nothing_when_apart(right):
+def test_clearance_pairs_leave_neighbours_out_and_rest_is_clear(right):
     ik = HandIK.from_robot_model(right, "right")
     clearance = ik._thumb_clearance
     assert clearance is not None and clearance.num_pairs > 100
-    assert clearance.excluded_pairs > 0  # the thumb's base sits in the palm
+    names = {(ik.model.frames[int(clearance._frames[a])].name,
+              ik.model.frames[int(clearance._frames[b])].name)
+             for a, b in zip(clearance._a, clearance._b)}
+    assert ("r_thumb_distal", "r_index_distal") in names
+    assert ("r_thumb_proximal_2", "r_palm") in names
+    # the thumb's first link is hinged on the palm: neighbours, not a pair
+    assert ("r_thumb_proximal_1", "r_palm") not in names
     import pinocchio as pin
 
     q = ik.qpos_from_independent(ik.independent_rest)
