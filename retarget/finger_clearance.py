@@ -24,7 +24,6 @@ from dyad.skeletons import FINGERTIPS
 
 from .robot_model import HandMapping
 
-THUMB_TIP = FINGERTIPS[0]
 # Link pairs whose bounds are farther apart than this at the start of a frame are skipped for
 # the frame (its iterations move a fingertip by millimetres, a fast frame by a centimetre).
 _BAND_M = 0.02
