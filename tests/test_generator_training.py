@@ -17,8 +17,9 @@ from dyad.generator.text_encoder import TextEncoding
 from dyad.motion import MotionRecord
 from dyad.training.generator_objective import GeneratorObjective
 from dyad.training.motion_dataset import (ChunkWindowDataset, clip_from_record, collate_windows,
-                                          load_clips)
+                                          load_clips, load_train_and_val)
 from dyad.training.toy_motion import toy_record, write_toy_dataset
+from dyad.training.training_run import load_resume_state, save_resume_state
 from dyad.training.train_generator import (GeneratorTrainOptions, feature_statistics,
                                            train_generator)
 
@@ -202,3 +203,18 @@ def test_time_budget_stops_the_run_and_install_default_writes_float16(data, tmp_
     state = torch.load(target, weights_only=True)
     assert state["state_dict"]["null_token"].dtype == torch.float16
     assert load_checkpoint(target).info["step"] == summary["steps"]
+
+
+def test_validation_split_is_optional_and_resume_state_round_trips(tmp_path):
+    only_train = write_toy_dataset(tmp_path / "toy", "duet", {"train": 2}, frames=30)
+    train, val = load_train_and_val([only_train])
+    assert [len(c) for c in train.values()] == [2] and val == {}
+    with pytest.raises(DatasetLayoutError):
+        load_train_and_val([tmp_path / "empty"])
+
+    last = tmp_path / "run" / "last.pt"
+    last.parent.mkdir()
+    save_resume_state({"step": 3, "w": torch.arange(4)}, last)
+    state = load_resume_state(last)
+    assert state["step"] == 3 and torch.equal(state["w"], torch.arange(4))
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.pt"]

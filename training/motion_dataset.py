@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dyad.errors import DatasetLayoutError, MotionFileError
+from dyad.errors import DatasetLayoutError, DyadInputError, MotionFileError
 from dyad.motion import ContactInterval, MotionRecord
 
 SPLITS = ("train", "val", "test")
@@ -114,6 +114,21 @@ def load_folders(data_dirs: list[str | Path], split: str, max_clips: int | None 
         for clip in load_clips(d, split, max_clips):
             by_mode.setdefault(clip.mode, []).append(clip)
     return by_mode
+
+
+def load_train_and_val(data_dirs: list[str | Path], max_clips: int | None = None
+                       ) -> tuple[dict[str, list[Clip]], dict[str, list[Clip]]]:
+    """Training and validation clips of several folders, each grouped by mode.
+
+    Validation is optional: when a folder has no usable ``val`` split, the validation dict is
+    empty (the training split must load).
+    """
+    train = load_folders(data_dirs, "train", max_clips)
+    try:
+        val = load_folders(data_dirs, "val", max_clips)
+    except DyadInputError:
+        val = {}
+    return train, val
 
 
 def all_texts(clips: list[Clip]) -> list[str]:

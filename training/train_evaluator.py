@@ -22,14 +22,15 @@ from dyad.generator.text_conditioning import TextCondition, collate_conditions
 from dyad.generator.text_encoder import shared_text_encoder
 
 from .evaluator import EvaluatorConfig, MotionTextEvaluator, save_evaluator
-from .motion_dataset import ClipDataset, Clip, collate_clips, load_folders
+from .motion_dataset import ClipDataset, Clip, collate_clips, load_train_and_val
 from .text_cache import encode_texts
-from .training_run import (MetricsLog, check_positive, end_run, rng_state, seed_everything,
-                           set_cpu_threads, set_rng_state, start_run, warmup_cosine)
+from .training_run import (MetricsLog, check_positive, distributed_runner, end_run,
+                           load_resume_state, progress_bar, rng_state, save_resume_state,
+                           seed_everything, set_cpu_threads, set_rng_state, start_run,
+                           warmup_cosine)
 
 R_PRECISION_BATCH = 32
 DEFAULT_STEPS = 4000
-PLOT_EVERY_S = 300.0
 
 
 @dataclass
@@ -105,20 +106,14 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     last_path = out / "last.pt"
     resume_state = None
     if opts.resume:
-        if not last_path.is_file():
-            raise DyadInputError(f"--resume: {last_path} does not exist (nothing to resume)")
-        resume_state = torch.load(last_path, map_location="cpu", weights_only=False)
+        resume_state = load_resume_state(last_path)
         opts = replace(opts, model=EvaluatorConfig.from_dict(resume_state["config"]),
                        steps=opts.steps or resume_state["planned_steps"])
     opts = replace(opts, steps=opts.steps or DEFAULT_STEPS)
     if main:
         out.mkdir(parents=True, exist_ok=True)
     cfg = opts.model
-    train = load_folders(opts.data, "train", opts.max_clips)
-    try:
-        val = load_folders(opts.data, "val", opts.max_clips)
-    except DyadInputError:
-        val = {}
+    train, val = load_train_and_val(opts.data, opts.max_clips)
     modes = tuple(m for m in ("duet", "bimanual") if m in train)
     encoder = shared_text_encoder(device, cfg.max_text_tokens)
     texts = sorted({t for m in modes for c in train[m] + val.get(m, []) for t in c.texts})
@@ -128,15 +123,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     for mode in modes:
         model.set_normalization(mode, normalization_frames(model, mode, train[mode]))
     model.to(device)
-    runner = model
-    if ctx.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        runner = DistributedDataParallel(
-            _Objective(model), device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=True)
-    else:
-        runner = _Objective(model)
+    runner = distributed_runner(_Objective(model), ctx)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     datasets = {m: ClipDataset(train[m], cfg.max_frames, seed=opts.seed) for m in modes}
     counts = np.array([len(train[m]) for m in modes], dtype=float)
@@ -152,12 +139,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     info = {"modes": list(modes), "train_clips": {m: len(train[m]) for m in modes},
             "parameters": sum(p.numel() for p in model.parameters()),
             "data": [str(d) for d in opts.data], "world_size": ctx.world_size}
-    bar = None
-    if main and opts.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=planned, initial=step, desc="train evaluator", unit="step",
-                   dynamic_ncols=True)
+    bar = progress_bar(main and opts.progress, planned, step, "train evaluator")
     t_start = time.perf_counter()
     first_step = step
     window: dict[str, list[float]] = {}
@@ -165,7 +147,7 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - t_start
 
-    last = {"saved": -1, "plotted": time.perf_counter()}
+    last = {"saved": -1}
 
     def save(final: bool = False) -> None:
         if not main or last["saved"] == step:
@@ -174,13 +156,9 @@ def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                  "step": step, "planned_steps": planned, "elapsed_s": elapsed(),
                  "config": asdict(cfg), "rng": rng_state()}
-        tmp = last_path.with_name(".last.pt.partial")
-        torch.save(state, tmp)
-        tmp.replace(last_path)
+        save_resume_state(state, last_path)
         save_evaluator(out / "evaluator.pt", model, {**info, "step": step})
-        if final or time.perf_counter() - last["plotted"] > PLOT_EVERY_S:
-            log.plot("evaluator training")
-            last["plotted"] = time.perf_counter()
+        log.plot_when_due("evaluator training", final)
 
     model.train()
     while step < planned:

@@ -41,14 +41,16 @@ from dyad.generator.text_conditioning import TextCondition, collate_conditions
 from dyad.generator.text_encoder import shared_text_encoder
 
 from .generator_objective import GeneratorObjective, LossWeights
-from .motion_dataset import ChunkWindowDataset, Clip, all_texts, collate_windows, load_folders
+from .motion_dataset import (ChunkWindowDataset, Clip, all_texts, collate_windows,
+                             load_train_and_val)
 from .text_cache import encode_texts
-from .training_run import (MetricsLog, check_positive, end_run, rng_state, seed_everything,
-                           set_cpu_threads, set_rng_state, start_run, warmup_cosine)
+from .training_run import (MetricsLog, check_positive, distributed_runner, end_run,
+                           load_resume_state, progress_bar, rng_state, save_resume_state,
+                           seed_everything, set_cpu_threads, set_rng_state, start_run,
+                           warmup_cosine)
 
 
 DEFAULT_STEPS = 40000
-PLOT_EVERY_S = 300.0
 
 
 @dataclass
@@ -217,9 +219,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     last_path = out / "last.pt"
     resume_state = None
     if opts.resume:
-        if not last_path.is_file():
-            raise DyadInputError(f"--resume: {last_path} does not exist (nothing to resume)")
-        resume_state = torch.load(last_path, map_location="cpu", weights_only=False)
+        resume_state = load_resume_state(last_path)
         saved = resume_state["options"]
         opts = replace(opts, model=ModelConfig.from_dict(saved["model"]),
                        steps=opts.steps or saved["steps"])
@@ -227,11 +227,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     if main:
         out.mkdir(parents=True, exist_ok=True)
 
-    train = load_folders(opts.data, "train", opts.max_clips)
-    try:
-        val = load_folders(opts.data, "val", opts.max_clips)
-    except DyadInputError:
-        val = {}
+    train, val = load_train_and_val(opts.data, opts.max_clips)
     modes = tuple(m for m in MODE_SPECS if m in train)
     if resume_state is None:
         # Elapsed time is clamped where the data end: a long stream then stays in the regime
@@ -255,13 +251,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     model.to(device)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     objective = GeneratorObjective(model, opts.weights, opts.rollout_steps)
-    runner = objective
-    if ctx.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        runner = DistributedDataParallel(
-            objective, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=True)
+    runner = distributed_runner(objective, ctx)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "embedding" in name or "null" in name or "start" in name
@@ -304,12 +294,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     if main:
         (out / "run.json").write_text(json.dumps(info, indent=2))
 
-    bar = None
-    if main and opts.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=planned, initial=step, desc="train generator", unit="step",
-                   dynamic_ncols=True)
+    bar = progress_bar(main and opts.progress, planned, step, "train generator")
     t_start = t_step = time.perf_counter()
     step_times: deque[float] = deque(maxlen=20)
     first_step = step
@@ -319,7 +304,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - t_start
 
-    last = {"saved": -1, "plotted": time.perf_counter()}
+    last = {"saved": -1}
 
     def save(final: bool = False) -> None:
         if not main or last["saved"] == step:
@@ -330,16 +315,11 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
                  "elapsed_s": elapsed(), "options": opts.describe(),
                  "epochs": {f"{m}/{c}": b.epoch for (m, c), b in batches.items()},
                  "rng": [rng_state()]}
-        tmp = last_path.with_name(".last.pt.partial")
-        torch.save(state, tmp)
-        tmp.replace(last_path)
+        save_resume_state(state, last_path)
         save_checkpoint(out / "generator.pt", ema, selector, opts.sampling,
                         {**info, "step": step, "elapsed_s": round(elapsed(), 1),
                          "final": final})
-        # Drawing costs seconds on a busy CPU: at most every PLOT_EVERY_S, and at the end.
-        if final or time.perf_counter() - last["plotted"] > PLOT_EVERY_S:
-            log.plot(f"generator training ({', '.join(modes)})")
-            last["plotted"] = time.perf_counter()
+        log.plot_when_due(f"generator training ({', '.join(modes)})", final)
 
     model.train()
     while step < planned:

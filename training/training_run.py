@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ import torch
 
 from dyad.errors import DyadInputError
 from dyad.generator.device import resolve_device
+
+# Drawing the metrics plot costs seconds on a busy CPU: at most this often, and at the end.
+PLOT_EVERY_S = 300.0
 
 
 @dataclass
@@ -62,6 +66,18 @@ def start_run(device: str = "auto") -> RunContext:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return RunContext(dev, rank=rank, world_size=world, distributed=True)
+
+
+def distributed_runner(objective: torch.nn.Module, ctx: RunContext) -> torch.nn.Module:
+    """``objective`` wrapped in ``DistributedDataParallel`` when the run is distributed, else
+    ``objective`` itself (unused parameters allowed: a step may not touch every mode's head)."""
+    if not ctx.distributed:
+        return objective
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(
+        objective, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+        find_unused_parameters=True)
 
 
 def end_run(ctx: RunContext) -> None:
@@ -128,6 +144,34 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def load_resume_state(last_path: Path) -> dict:
+    """What a run saved in ``last_path`` for ``--resume``.
+
+    Raises:
+        DyadInputError: ``last_path`` does not exist.
+    """
+    if not last_path.is_file():
+        raise DyadInputError(f"--resume: {last_path} does not exist (nothing to resume)")
+    return torch.load(last_path, map_location="cpu", weights_only=False)
+
+
+def save_resume_state(state: dict, last_path: Path) -> None:
+    """Write ``state`` to ``last_path`` through a temporary file, so that a run killed while
+    saving leaves the previous state whole."""
+    tmp = last_path.with_name(f".{last_path.name}.partial")
+    torch.save(state, tmp)
+    tmp.replace(last_path)
+
+
+def progress_bar(show: bool, total: int, initial: int, desc: str):
+    """A tqdm bar of training steps, or None when ``show`` is False (other ranks, tests)."""
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
+
+
 def warmup_cosine(step: int, total: int, warmup: int, floor: float = 0.1) -> float:
     """Learning-rate factor: linear warm-up, then cosine decay to ``floor`` at ``total``."""
     if step < warmup:
@@ -154,6 +198,7 @@ class MetricsLog:
             kept = [line for line in self.path.read_text().splitlines()
                     if line.strip() and json.loads(line).get("step", 0) <= resume_step]
             self.path.write_text("".join(line + "\n" for line in kept))
+        self._plotted_at = time.perf_counter()
 
     def write(self, row: dict) -> None:
         clean = {k: (float(v) if isinstance(v, (np.floating, torch.Tensor)) else v)
@@ -165,6 +210,13 @@ class MetricsLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def plot_when_due(self, title: str, final: bool = False) -> None:
+        """Draw the plot at the end of a run (``final``) or when the last one (or the log's
+        creation) is more than ``PLOT_EVERY_S`` old."""
+        if final or time.perf_counter() - self._plotted_at > PLOT_EVERY_S:
+            self.plot(title)
+            self._plotted_at = time.perf_counter()
 
     def plot(self, title: str = "") -> Path:
         """Draw the series against the step in up to four panels: totals, training terms,
