@@ -699,6 +699,38 @@ def build_pinocchio_model(xml: str, source: str = ""):
         os.unlink(tmp)
 
 
+def geom_quat(spec, geom) -> np.ndarray:
+    """A geom's orientation as a quaternion (w, x, y, z), however the file wrote it (``quat``,
+    ``euler``, ``axisangle``, ...), with the spec's angle unit and Euler sequence."""
+    import mujoco
+
+    if geom.alt.type == mujoco.mjtOrientation.mjORIENTATION_QUAT:
+        return geom.quat
+    return spec.resolve_orientation(bool(spec.compiler.degree), spec.compiler.eulerseq, geom.alt)
+
+
+def copy_mesh_once(spec, mesh_name: str, target_spec, copied: set[str]) -> str:
+    """Copy mesh ``mesh_name`` of ``spec`` (its file, or its inline vertices and faces) into
+    ``target_spec`` unless its name is already in ``copied``; returns the mesh's name.
+
+    Args:
+        spec: the model the mesh belongs to.
+        mesh_name: the mesh, as a geom's ``meshname`` names it.
+        target_spec: the (small) model being built.
+        copied: names already copied into ``target_spec``; updated.
+    """
+    mesh = spec.mesh(mesh_name)
+    if mesh.name not in copied:
+        copy = target_spec.add_mesh(name=mesh.name, file=mesh.file, scale=list(mesh.scale),
+                                    refpos=list(mesh.refpos), refquat=list(mesh.refquat),
+                                    inertia=mesh.inertia)
+        if len(mesh.uservert):
+            copy.uservert = list(mesh.uservert)
+            copy.userface = list(mesh.userface)
+        copied.add(mesh.name)
+    return mesh.name
+
+
 def body_tip_offsets(spec, bodies, margin_m: float = 0.002, source: str = ""
                      ) -> dict[str, np.ndarray]:
     """``body_tip_offset`` of several bodies without compiling the whole model.
@@ -724,21 +756,9 @@ def body_tip_offsets(spec, bodies, margin_m: float = 0.002, source: str = ""
         for geom in body.geoms:
             if geom.type != mujoco.mjtGeom.mjGEOM_MESH or not geom.meshname:
                 continue
-            mesh = spec.mesh(geom.meshname)
-            if mesh.name not in added:
-                copy = mini.add_mesh(name=mesh.name, file=mesh.file, scale=list(mesh.scale),
-                                     refpos=list(mesh.refpos), refquat=list(mesh.refquat),
-                                     inertia=mesh.inertia)
-                if len(mesh.uservert):
-                    copy.uservert = list(mesh.uservert)
-                    copy.userface = list(mesh.userface)
-                added.add(mesh.name)
-            quat = geom.quat
-            if geom.alt.type != mujoco.mjtOrientation.mjORIENTATION_QUAT:
-                quat = spec.resolve_orientation(bool(spec.compiler.degree),
-                                                spec.compiler.eulerseq, geom.alt)
-            target.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH, meshname=mesh.name,
-                            pos=list(geom.pos), quat=list(quat))
+            target.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH,
+                            meshname=copy_mesh_once(spec, geom.meshname, mini, added),
+                            pos=list(geom.pos), quat=list(geom_quat(spec, geom)))
     model = compile_spec(mini, source)
     offsets = {}
     for name in bodies:

@@ -646,3 +646,26 @@ attach:
     xml_path = tmp_path / "two_hand_arm.xml"
     xml_path.write_text(robot.model_xml)
     assert pin.buildModelFromMJCF(str(xml_path)).nq == model.nq
+
+
+def test_mesh_copied_once_and_geom_orientation_resolved():
+    import mujoco
+
+    from dyad.retarget.model_loading import copy_mesh_once, geom_quat
+
+    spec = mujoco.MjSpec.from_string("""
+<mujoco><compiler angle="degree"/>
+  <asset><mesh name="tet" vertex="0 0 0  1 0 0  0 1 0  0 0 1"/></asset>
+  <worldbody><body name="b">
+    <geom name="a" type="mesh" mesh="tet" euler="0 0 90"/>
+    <geom name="c" type="mesh" mesh="tet" quat="0 1 0 0"/>
+  </body></worldbody></mujoco>""")
+    a, c = spec.geom("a"), spec.geom("c")
+    np.testing.assert_allclose(geom_quat(spec, a), [np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)],
+                               atol=1e-12)
+    np.testing.assert_allclose(geom_quat(spec, c), [0, 1, 0, 0])
+    mini, copied = mujoco.MjSpec(), set()
+    assert copy_mesh_once(spec, "tet", mini, copied) == "tet"
+    assert copy_mesh_once(spec, "tet", mini, copied) == "tet"
+    assert [m.name for m in mini.meshes] == ["tet"] and copied == {"tet"}
+    assert len(mini.mesh("tet").uservert) == 12
