@@ -19,7 +19,8 @@ from dyad.training.generator_objective import GeneratorObjective
 from dyad.training.motion_dataset import (ChunkWindowDataset, clip_from_record, collate_windows,
                                           load_clips, load_train_and_val)
 from dyad.training.toy_motion import toy_record, write_toy_dataset
-from dyad.training.training_run import load_resume_state, save_resume_state
+from dyad.training.training_run import (RunContext, joined_run, load_resume_state,
+                                       save_resume_state, set_up_process)
 from dyad.training.train_generator import (GeneratorTrainOptions, feature_statistics,
                                            train_generator)
 
@@ -218,3 +219,15 @@ def test_validation_split_is_optional_and_resume_state_round_trips(tmp_path):
     state = load_resume_state(last)
     assert state["step"] == 3 and torch.equal(state["w"], torch.arange(4))
     assert sorted(p.name for p in last.parent.iterdir()) == ["last.pt"]
+
+
+def test_single_process_run_and_per_rank_seeds(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with joined_run("cpu") as ctx:
+        assert not ctx.distributed and ctx.is_main and ctx.device.type == "cpu"
+    draws = []
+    for rank in (0, 1, 0):
+        used = set_up_process(RunContext(torch.device("cpu"), rank=rank, world_size=2), 1, 5)
+        draws.append(torch.rand(3))
+        assert used == 1
+    assert torch.equal(draws[0], draws[2]) and not torch.equal(draws[0], draws[1])

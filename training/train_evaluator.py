@@ -24,10 +24,9 @@ from dyad.generator.text_encoder import shared_text_encoder
 from .evaluator import EvaluatorConfig, MotionTextEvaluator, save_evaluator
 from .motion_dataset import ClipDataset, Clip, collate_clips, load_train_and_val
 from .text_cache import encode_texts
-from .training_run import (MetricsLog, check_positive, distributed_runner, end_run,
+from .training_run import (MetricsLog, check_positive, distributed_runner, joined_run,
                            load_resume_state, progress_bar, rng_state, save_resume_state,
-                           seed_everything, set_cpu_threads, set_rng_state, start_run,
-                           warmup_cosine)
+                           set_rng_state, set_up_process, warmup_cosine)
 
 R_PRECISION_BATCH = 32
 DEFAULT_STEPS = 4000
@@ -91,18 +90,14 @@ def normalization_frames(model: MotionTextEvaluator, mode: str, clips: list[Clip
 def train_evaluator(opts: EvaluatorTrainOptions) -> dict:
     """Train the evaluator; returns a summary dict."""
     opts.check()
-    ctx = start_run(opts.device)
-    try:
+    with joined_run(opts.device) as ctx:
         return _train(opts, ctx)
-    finally:
-        end_run(ctx)
 
 
 def _train(opts: EvaluatorTrainOptions, ctx) -> dict:
     out = Path(opts.out)
     device, main = ctx.device, ctx.is_main
-    threads = set_cpu_threads(opts.threads, ctx.world_size) if device.type == "cpu" else None
-    seed_everything(opts.seed + 1000 * ctx.rank)
+    set_up_process(ctx, opts.threads, opts.seed)
     last_path = out / "last.pt"
     resume_state = None
     if opts.resume:

@@ -44,10 +44,9 @@ from .generator_objective import GeneratorObjective, LossWeights
 from .motion_dataset import (ChunkWindowDataset, Clip, all_texts, collate_windows,
                              load_train_and_val)
 from .text_cache import encode_texts
-from .training_run import (MetricsLog, check_positive, distributed_runner, end_run,
+from .training_run import (MetricsLog, check_positive, distributed_runner, joined_run,
                            load_resume_state, progress_bar, rng_state, save_resume_state,
-                           seed_everything, set_cpu_threads, set_rng_state, start_run,
-                           warmup_cosine)
+                           set_rng_state, set_up_process, warmup_cosine)
 
 
 DEFAULT_STEPS = 40000
@@ -204,18 +203,14 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
 def train_generator(opts: GeneratorTrainOptions) -> dict:
     """Run one training (see the module docstring); returns a summary dict."""
     opts.check()
-    ctx = start_run(opts.device)
-    try:
+    with joined_run(opts.device) as ctx:
         return _train(opts, ctx)
-    finally:
-        end_run(ctx)
 
 
 def _train(opts: GeneratorTrainOptions, ctx) -> dict:
     out = Path(opts.out)
     device, main = ctx.device, ctx.is_main
-    threads = set_cpu_threads(opts.threads, ctx.world_size) if device.type == "cpu" else None
-    seed_everything(opts.seed + 1000 * ctx.rank)
+    threads = set_up_process(ctx, opts.threads, opts.seed)
     last_path = out / "last.pt"
     resume_state = None
     if opts.resume:

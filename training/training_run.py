@@ -13,8 +13,10 @@ import math
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -66,6 +68,34 @@ def start_run(device: str = "auto") -> RunContext:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return RunContext(dev, rank=rank, world_size=world, distributed=True)
+
+
+@contextmanager
+def joined_run(device: str = "auto") -> Iterator[RunContext]:
+    """:func:`start_run` for the block, then :func:`end_run` however the block ends."""
+    ctx = start_run(device)
+    try:
+        yield ctx
+    finally:
+        end_run(ctx)
+
+
+def set_up_process(ctx: RunContext, threads: int | str | None, seed: int) -> int | None:
+    """CPU threads and seeds of this process of a run.
+
+    Args:
+        ctx: where the process runs.
+        threads: see :func:`set_cpu_threads` (only applied on CPU, where the world's processes
+            share the cores).
+        seed: the run's seed; this process is seeded with ``seed + 1000 * rank`` so that ranks
+            draw different examples.
+
+    Returns:
+        The CPU threads used, or None on a GPU.
+    """
+    used = set_cpu_threads(threads, ctx.world_size) if ctx.device.type == "cpu" else None
+    seed_everything(seed + 1000 * ctx.rank)
+    return used
 
 
 def distributed_runner(objective: torch.nn.Module, ctx: RunContext) -> torch.nn.Module:
