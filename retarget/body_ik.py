@@ -38,7 +38,7 @@ from dyad.skeletons import FINGERTIPS
 
 from .body_mapping import BodyMapping, body_mapping_for
 from .body_targets import SIDES, BodyTargets, RobotRestGeometry, measure_rest_geometry
-from .collision_spheres import SphereClearance, robot_link_spheres, sphere_set
+from .collision_spheres import SphereClearance, robot_link_spheres, sphere_set, support_mask
 from .hand_ik import HandIK, HandIKConfig, projected_newton_step
 from .robot_model import RobotModel
 
@@ -262,9 +262,9 @@ class BodyIK:
         self._task_fids = [fid for _, fid, _, _ in tasks]
         self._task_offsets = np.array([off for _, _, off, _ in tasks])
         self._task_weights = np.array([w for _, _, _, w in tasks])
-        self._task_masks = np.array([_support(model, fid, self._cols) for fid in self._task_fids],
+        self._task_masks = np.array([support_mask(model, fid, self._cols) for fid in self._task_fids],
                                     dtype=float)
-        self._rot_masks = {fid: _support(model, fid, self._cols).astype(float)
+        self._rot_masks = {fid: support_mask(model, fid, self._cols).astype(float)
                            for fid in [self._pelvis_fid, self._torso_fid,
                                        *self._wrist_rot_frames.values()]}
 
@@ -704,17 +704,6 @@ class BodyIK:
         joints = np.array([q[model.joints[model.getJointId(j)].idx_q]
                            for j in self.robot.joint_names])
         return np.concatenate([root, joints])
-
-
-def _support(model, frame_id: int, columns: np.ndarray) -> np.ndarray:
-    """Which of ``columns`` (velocity indices) move frame ``frame_id``."""
-    moving = np.zeros(model.nv, dtype=bool)
-    j = model.frames[frame_id].parentJoint
-    while j > 0:
-        joint = model.joints[j]
-        moving[joint.idx_v:joint.idx_v + joint.nv] = True
-        j = model.parents[j]
-    return moving[columns]
 
 
 def _lowest_sphere_z(model, q: np.ndarray, spheres: dict) -> float:

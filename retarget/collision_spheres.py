@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model_loading import compile_spec
+from .model_loading import compile_spec, copy_mesh_once, geom_quat
 from .robot_model import RobotModel
 
 _CACHE: dict[tuple[str, int], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
@@ -114,25 +114,12 @@ def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray
             continue
         target = mini.worldbody.add_body(name=body.name)
         for geom in geoms:
-            kwargs = dict(type=geom.type, size=list(geom.size), pos=list(geom.pos))
-            quat = geom.quat
-            if geom.alt.type != mujoco.mjtOrientation.mjORIENTATION_QUAT:
-                quat = spec.resolve_orientation(bool(spec.compiler.degree),
-                                                spec.compiler.eulerseq, geom.alt)
-            kwargs["quat"] = list(quat)
+            kwargs = dict(type=geom.type, size=list(geom.size), pos=list(geom.pos),
+                          quat=list(geom_quat(spec, geom)))
             if not np.isnan(geom.fromto[0]):
                 kwargs["fromto"] = list(geom.fromto)
             if geom.type == mujoco.mjtGeom.mjGEOM_MESH:
-                mesh = spec.mesh(geom.meshname)
-                if mesh.name not in added:
-                    copy = mini.add_mesh(name=mesh.name, file=mesh.file, scale=list(mesh.scale),
-                                         refpos=list(mesh.refpos), refquat=list(mesh.refquat),
-                                         inertia=mesh.inertia)
-                    if len(mesh.uservert):
-                        copy.uservert = list(mesh.uservert)
-                        copy.userface = list(mesh.userface)
-                    added.add(mesh.name)
-                kwargs["meshname"] = mesh.name
+                kwargs["meshname"] = copy_mesh_once(spec, geom.meshname, mini, added)
             target.add_geom(**kwargs)
             owners.append(body.name)
     if not owners:
@@ -304,7 +291,7 @@ class SphereClearance:
                                       dtype=int)
         # Column masks: a point moves with the joints above its frame only.
         columns = np.asarray(columns, dtype=int)
-        self._masks = np.array([_support_mask(pin_model, f, columns) for f in self._frames],
+        self._masks = np.array([support_mask(pin_model, f, columns) for f in self._frames],
                                dtype=float).reshape(len(self._frames), len(columns))
         self._pin.framesForwardKinematics(pin_model, self.data, rest_q)
         rest_centres = self.world_centers(self.data)
@@ -573,8 +560,9 @@ class SphereClearance:
         return rows * self._masks[self._sphere_frame[idx]]
 
 
-def _support_mask(model, frame_id: int, columns: np.ndarray) -> np.ndarray:
-    """Which of ``columns`` (velocity indices) move frame ``frame_id``."""
+def support_mask(model, frame_id: int, columns: np.ndarray) -> np.ndarray:
+    """Which of ``columns`` (velocity indices of a Pinocchio ``model``) move frame ``frame_id``:
+    the joints on the frame's path to the root."""
     moving = np.zeros(model.nv, dtype=bool)
     j = model.frames[frame_id].parentJoint
     while j > 0:
