@@ -334,23 +334,37 @@ class BodyIK:
             groups[f"{side}_palm"] = [wrist_body]
             groups[f"{side}_forearm_edges"] = sorted(forearm)
         lower_legs: set[str] = set()
+        knee_chains = []
         for name in ("l_knee", "r_knee"):
-            lower_legs |= subtree(body_of(self.mapping.points[name].frame))
-        groups["trunk"] = sorted(b for b in parent if b not in arm_bodies and b not in lower_legs)
+            knee = body_of(self.mapping.points[name].frame)
+            lower_legs |= subtree(knee)
+            knee_chains.append(ancestors(knee))
+        # Thighs: the bodies between the hips' common ancestor and each knee.
+        hips = next((b for b in knee_chains[0] if b in knee_chains[1]), None)
+        thighs = {b for chain in knee_chains
+                  for b in chain[1:chain.index(hips) if hips in chain else len(chain)]}
+        groups["trunk"] = sorted(b for b in parent if b not in arm_bodies
+                                 and b not in lower_legs and b not in thighs)
+        groups["thighs"] = sorted(thighs)
         pairs = [("left_hand", "right_hand"), ("left_hand", "right_forearm"),
                  ("right_hand", "left_forearm"), ("left_forearm", "right_forearm"),
                  ("left_palm", "left_forearm_edges"), ("right_palm", "right_forearm_edges"),
                  ("left_hand", "trunk"), ("right_hand", "trunk"),
-                 ("left_forearm", "trunk"), ("right_forearm", "trunk")]
+                 ("left_forearm", "trunk"), ("right_forearm", "trunk"),
+                 ("left_hand", "thighs"), ("right_hand", "thighs"),
+                 ("left_forearm", "thighs"), ("right_forearm", "thighs")]
         self.sphere_groups = groups
         """Clearance group name -> robot bodies (documented coverage of the clearance terms)."""
         # Spheres stay inside the geoms (hands touch each other by design, a false contact
         # would stop a clap short, and GR1's hanging hands rest 6 mm from its thighs); only the
         # forearm seen by its own palm grows toward covering its wrist housing's edges.
+        # The thighs are the exception the other way: inside spheres of their meshes (a 4 cm
+        # chain in a 6-7 cm thick shell) let hanging fingers 1-2 cm into them, so they take
+        # their full covering spheres (a hand then keeps up to ~1 cm more than it needs).
         spheres_set = sphere_set(self.robot, groups, covering=(
-            "left_forearm_edges", "right_forearm_edges"))
+            "left_forearm_edges", "right_forearm_edges"), full_cover=("thighs",))
         shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
-                                                             "trunk")]
+                                                             "trunk", "thighs")]
         self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))
         self._obstacle_frames = sorted({int(f) for f in spheres_set.frame_ids[self._obstacle_rows]})
         return SphereClearance(self.model, spheres_set, pairs, self.config.clearance_m,

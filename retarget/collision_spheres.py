@@ -211,7 +211,7 @@ class SphereSet:
 
 
 def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
-               covering: tuple[str, ...] = ()) -> SphereSet:
+               covering: tuple[str, ...] = (), full_cover: tuple[str, ...] = ()) -> SphereSet:
     """The spheres of the bodies of each group (bodies without collision geoms add none).
 
     Args:
@@ -220,6 +220,10 @@ def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
         covering: groups whose spheres grow toward covering their geoms' edges and corners
             (by at most 1 cm: conservative for limbs) instead of staying inside them (no
             false contact; what touching parts such as hands need).
+        full_cover: groups whose spheres take their full covering radius (every vertex of
+            the geom's mesh inside one): parts nothing should touch whose meshes the inside
+            spheres under-cover by centimetres (GR1's thighs: a 4 cm chain inside a 6-7 cm
+            thick shell), at the cost of keeping others up to that much farther off.
     """
     spheres = robot_link_spheres(robot)
     model = robot.pin_model
@@ -233,8 +237,12 @@ def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
             centres.append(c)
             # A covering sphere of a big cube would stick out of its faces by centimetres:
             # grow inside spheres by at most _MAX_COVER_GROWTH_M toward covering.
-            radii.append(np.minimum(r_cover, r_in + _MAX_COVER_GROWTH_M)
-                         if name in covering else r_in)
+            if name in full_cover:
+                radii.append(np.maximum(r_cover, r_in))
+            elif name in covering:
+                radii.append(np.minimum(r_cover, r_in + _MAX_COVER_GROWTH_M))
+            else:
+                radii.append(r_in)
             group += [gi] * len(r_in)
     return SphereSet(np.array(fids, dtype=int),
                      np.concatenate(centres) if centres else np.zeros((0, 3)),

@@ -254,3 +254,51 @@ def test_reachable_targets_other_humanoids(name):
         ik.solve(ik.targets_of(q_true))
         errors += list(ik.info.point_errors_m.values())
     assert np.mean(errors) < 0.003
+
+
+def _hand_thigh_distance_m(robot, q_row: np.ndarray) -> float:
+    """Smallest MuJoCo signed distance between a hand geom and a thigh geom (what the sim
+    gate collides) for trajectory columns ``q_row`` of one robot."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(robot.model_xml)
+    data = mujoco.MjData(model)
+    for name, value in zip(robot.joint_names, q_row[7:]):
+        data.qpos[model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)]] \
+            = value
+    mujoco.mj_kinematics(model, data)
+    body = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(b)) for b in model.geom_bodyid]
+    solid = (model.geom_contype > 0) | (model.geom_conaffinity > 0)
+    hands = [g for g in range(model.ngeom) if solid[g] and ("palm" in body[g] or any(
+        f in body[g] for f in ("thumb", "index", "middle", "ring", "pinky")))]
+    thighs = [g for g in range(model.ngeom) if solid[g] and "thigh" in body[g]]
+    assert hands and thighs
+    from_to = np.zeros(6)
+    return min(mujoco.mj_geomDistance(model, data, a, b, 0.1, from_to)
+               for a in hands for b in thighs)
+
+
+def test_hanging_hands_stay_out_of_the_thighs(gr1):
+    # A relaxed arms-down pose as the synthetic duets start (elbows a little bent, upper arms
+    # and wrists turned so the fingers face the thighs, hips slightly flexed), moved toward
+    # until the fingers sink into the thighs: the solve must keep them out.
+    ik = BodyIK(gr1, follow_body=False)
+    turn = {"shoulder_roll": 0.15, "shoulder_yaw": -1.16, "elbow_pitch": -0.38,
+            "wrist_yaw": 0.91}
+    sign = {"l": 1.0, "r": -1.0}
+    delta = np.zeros_like(ik.q_rest)
+    for s in "lr":
+        for joint, value in turn.items():
+            i = ik.model.joints[ik.model.getJointId(f"{s}_{joint}")].idx_q
+            delta[i] = value if joint == "elbow_pitch" else sign[s] * value
+        delta[ik.model.joints[ik.model.getJointId(f"{s}_leg_hip_pitch")].idx_q] = -0.13
+    for scale in np.linspace(0.5, 1.5, 21):
+        q_in = ik.q_rest + scale * delta
+        if _hand_thigh_distance_m(gr1, ik.qpos(q_in)) < -0.005:
+            break
+    assert _hand_thigh_distance_m(gr1, ik.qpos(q_in)) < -0.005
+    ik.reset()
+    q = ik.solve(ik.targets_of(q_in))
+    assert _hand_thigh_distance_m(gr1, ik.qpos(q)) > -0.001  # the gate's tolerance
+    # Moved out, not thrown away.
+    assert max(ik.info.point_errors_m[f"{s}_wrist"] for s in "lr") < 0.04
