@@ -268,6 +268,7 @@ class BodyIK:
                            for fid in [self._pelvis_fid, self._torso_fid,
                                        *self._wrist_rot_frames.values()]}
 
+        self.obstacle_sphere_groups = np.zeros(0, dtype=str)
         self.clearance = self._build_clearance(spheres)
         self.info = BodySolveInfo()
         self._q_prev: np.ndarray | None = None
@@ -366,6 +367,9 @@ class BodyIK:
         shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
                                                              "trunk", "thighs")]
         self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))
+        self.obstacle_sphere_groups = np.array(
+            [spheres_set.group_names[g] for g in spheres_set.group[self._obstacle_rows]])
+        """(P,) clearance group of each sphere :meth:`obstacle_spheres` returns."""
         self._obstacle_frames = sorted({int(f) for f in spheres_set.frame_ids[self._obstacle_rows]})
         return SphereClearance(self.model, spheres_set, pairs, self.config.clearance_m,
                                self.q_rest, self._cols,
@@ -448,7 +452,9 @@ class BodyIK:
         The hands are left out: partners' hands touch by design (handshakes, high fives) and
         each robot only sees the other where it stood, so two hands that must move together
         would block each other; where they meet follows the human contact instead
-        (``body_targets.blend_contacts``).
+        (``body_targets.blend_contacts``). ``obstacle_sphere_groups`` names each sphere's
+        group (``left_forearm``, ``right_forearm``, ``trunk``, ``thighs``), so that a partner
+        can leave out the forearm its hand is meant to touch.
         """
         if self.clearance is None or self._q_prev is None:
             return np.zeros((0, 3)), np.zeros(0)

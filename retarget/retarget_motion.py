@@ -90,6 +90,11 @@ class RetargetConfig:
             robot may go (``retarget/time_scaling.py``; the trajectory gets longer); None: off.
             ``dyad.sim.thresholds.default_thresholds().time_scaling_config()`` gives the sim
             gate's limits.
+        contact_slack_s: during a contact between one agent's hand and a partner's hand or
+            arm, and this long before and after it, the partner's forearm on that side is no
+            obstacle (its trunk and other forearm still are): the hand must reach the very
+            spot the forearm guards (a handshake's grip wraps the partner's wrist). The sim
+            gate expects contacts between the two hands over the same slack.
     """
 
     body: BodyIKConfig = field(default_factory=BodyIKConfig)
@@ -100,6 +105,7 @@ class RetargetConfig:
     hand_clearance_m: float = 0.005
     calibrate_hands: bool = True
     time_scaling: TimeScalingConfig | None = None
+    contact_slack_s: float = 0.3
 
 
 @dataclass
@@ -117,6 +123,7 @@ class _Instance:
     rest: np.ndarray | None = None          # row used before the first good frame
     extra: dict = field(default_factory=dict)
     spheres: tuple | None = None            # latest world spheres (obstacles for partners)
+    sphere_groups: np.ndarray | None = None  # (P,) clearance group of each of those spheres
 
 
 # ----------------------------------------------------------------------------- robots
@@ -407,6 +414,9 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
         raise RetargetInputError("every frame has non-finite joints: nothing to retarget")
     num_frames = len(arr)
     instances = _build_instances(plans, arr, skeleton, agents, valid, config)
+    unshielded = _unshielded_forearms(contacts, {a: inst.name for inst in instances
+                                                 for a in inst.agents},
+                                      num_frames, round(config.contact_slack_s * fps))
 
     columns: list[str] = []
     for inst in instances:
@@ -438,7 +448,12 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
             obstacles = None
             for other in instances:
                 if other is not inst and other.spheres is not None:
-                    obstacles = _merge_obstacles(obstacles, other.spheres)
+                    spheres = other.spheres
+                    drop = unshielded.get((inst.name, other.name), {}).get(t)
+                    if drop:
+                        keep = ~np.isin(other.sphere_groups, sorted(drop))
+                        spheres = (spheres[0][keep], spheres[1][keep])
+                    obstacles = _merge_obstacles(obstacles, spheres)
             w0, c0 = time.perf_counter(), time.thread_time()
             row, errs, clamped, hits, gap = _solve_instance(inst, t, obstacles, config)
             frame_ms[t] += 1e3 * (time.perf_counter() - w0)
@@ -452,6 +467,7 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                 status[t] = "clamped"
             if inst.kind == "body" and len(instances) > 1:
                 inst.spheres = inst.solver.obstacle_spheres()
+                inst.sphere_groups = inst.solver.obstacle_sphere_groups
             if inst.kind == "hand":
                 free_hands.append((inst, len(rows) - 1))
         if len(free_hands) == 2:
@@ -592,6 +608,38 @@ def _solve_instance(inst: _Instance, t: int, obstacles, config: RetargetConfig):
         or any(e > config.finger_tolerance_m for e in info.fingertip_errors_m.values())
     return (solver.qpos(q), list(info.keypoint_errors_m()), clamped, info.limit_hits,
             info.min_clearance_m)
+
+
+def _limb_side(part: str) -> str | None:
+    """``left``/``right`` for a contact part on a hand or arm (``right_palm``, ``left_hand``,
+    ``left_forearm``, ``right_arm``, ...), None for the trunk, head, shoulders and legs."""
+    side, _, rest = part.partition("_")
+    if side not in ("left", "right"):
+        return None
+    if rest in ("forearm", "arm") or rest in contact_parts("hand21"):
+        return side
+    return None
+
+
+def _unshielded_forearms(contacts: Sequence[ContactInterval], instance_of: dict[str, str],
+                         num_frames: int, slack_frames: int
+                         ) -> dict[tuple[str, str], dict[int, set[str]]]:
+    """(instance, partner) -> frame -> the partner's forearm groups that are no obstacle then:
+    those of a hand or arm contact between the two, ``slack_frames`` either side included."""
+    out: dict[tuple[str, str], dict[int, set[str]]] = {}
+    for c in contacts:
+        if c.agent_a not in instance_of or c.agent_b not in instance_of:
+            continue
+        a, b = instance_of[c.agent_a], instance_of[c.agent_b]
+        side_a, side_b = _limb_side(c.part_a), _limb_side(c.part_b)
+        if a == b or side_a is None or side_b is None:
+            continue
+        frames = range(max(c.start - slack_frames, 0), min(c.end + slack_frames, num_frames))
+        for me, partner, side in ((a, b, side_b), (b, a, side_a)):
+            per_frame = out.setdefault((me, partner), {})
+            for t in frames:
+                per_frame.setdefault(t, set()).add(f"{side}_forearm")
+    return out
 
 
 def _merge_obstacles(current, new):

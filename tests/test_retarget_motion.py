@@ -361,3 +361,34 @@ def test_humanoid_benchmark_reports_its_figures(capsys):
         assert gr1[mode]["keypoint_error_mm"]["mean"] < 30
     assert gr1["duet"]["robots_per_frame"] == 2
     assert gr1["reachable"]["point_error_mm"]["max"] < 5
+
+
+def test_a_partners_forearm_is_no_obstacle_only_around_a_hand_contact():
+    from dyad.retarget.retarget_motion import _unshielded_forearms
+
+    contacts = [ContactInterval("B", "right_palm", "A", "right_palm", 35, 126),
+                ContactInterval("A", "left_hand", "B", "torso", 40, 60)]
+    out = _unshielded_forearms(contacts, {"A": "A", "B": "B"}, num_frames=164,
+                               slack_frames=9)
+    # Both robots stop seeing the other's right forearm, slack included, and nothing else:
+    # a hand on the partner's torso keeps the trunk an obstacle.
+    for pair in (("A", "B"), ("B", "A")):
+        frames = sorted(out[pair])
+        assert frames[0] == 26 and frames[-1] == 134
+        assert all(out[pair][t] == {"right_forearm"} for t in frames)
+    assert 25 not in out[("A", "B")] and 135 not in out[("A", "B")]
+    # An agent no robot plays, or a contact of one agent with itself, unshields nothing.
+    assert _unshielded_forearms(contacts, {"A": "A"}, 164, 9) == {}
+    self_contact = [ContactInterval("A", "left_palm", "A", "right_palm", 0, 10)]
+    assert _unshielded_forearms(self_contact, {"A": "A"}, 164, 9) == {}
+
+
+def test_obstacle_spheres_name_their_groups():
+    from dyad.retarget.body_ik import BodyIK
+
+    ik = BodyIK(load_robot("gr1_inspire"))
+    ik.solve(ik.targets_of(ik.q_rest))
+    centres, radii = ik.obstacle_spheres()
+    groups = ik.obstacle_sphere_groups
+    assert len(groups) == len(radii) == len(centres) > 0
+    assert set(groups) == {"left_forearm", "right_forearm", "trunk", "thighs"}
