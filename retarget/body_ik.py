@@ -376,7 +376,8 @@ class BodyIK:
                                quiet_pairs=(("left_palm", "left_forearm_edges"),
                                             ("right_palm", "right_forearm_edges")),
                                obstacle_groups=("left_hand", "right_hand", "left_forearm",
-                                                "right_forearm"))
+                                                "right_forearm"),
+                               touch_groups=("left_hand", "right_hand"))
 
     # ----------------------------------------------------------------------------------------
 
@@ -467,13 +468,15 @@ class BodyIK:
     # Solve
 
     def solve(self, targets: BodyTargets,
-              obstacles: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+              obstacles: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
         """The robot configuration (Pinocchio ``q``, free flyer first) for one frame.
 
         Args:
             targets: the frame's targets (``body_targets.HumanToRobot``).
             obstacles: world spheres ((P, 3) centres, (P,) radii) the hands and forearms keep
-                clear of, e.g. the partner robot.
+                clear of, e.g. the partner robot; optionally (P,) flags of spheres the hands
+                may touch (the partner's forearm during a handshake), which only the
+                forearms keep clear of.
         """
         pin, model, cfg = self._pin, self.model, self.config
         warm = self._q_prev is not None

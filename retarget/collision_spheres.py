@@ -268,6 +268,8 @@ class SphereClearance:
             keep their rest gap instead.
         columns: velocity columns of the solver's unknowns (Jacobian rows keep these).
         obstacle_groups: groups kept away from obstacle spheres given per solve.
+        touch_groups: groups among ``obstacle_groups`` that ignore the obstacle spheres flagged
+            touchable (a hand may grip the partner's forearm that the arm itself avoids).
         activation_m: anchor bounds farther apart than this skip the narrow phase.
         quiet_pairs: group pairs (among ``pairs``) that always sit close, such as a palm and its
             own forearm: they are kept apart like the others but left out of ``near_gap``, as
@@ -277,7 +279,8 @@ class SphereClearance:
     def __init__(self, pin_model, spheres: SphereSet, pairs: list[tuple[str, str]],
                  margin_m: float, rest_q: np.ndarray, columns: np.ndarray,
                  obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.04,
-                 quiet_pairs: tuple[tuple[str, str], ...] = ()):
+                 quiet_pairs: tuple[tuple[str, str], ...] = (),
+                 touch_groups: tuple[str, ...] = ()):
         import pinocchio as pin
 
         self._pin = pin
@@ -342,6 +345,9 @@ class SphereClearance:
         self._block_b = np.array([blk[1] for blk in blocks], dtype=int)
         self._obstacle_anchors = np.array(
             [k for g in obstacle_groups for k in group_anchors[names.index(g)]], dtype=int)
+        self._obstacle_touches = np.array(
+            [g in touch_groups for g in obstacle_groups for _ in group_anchors[names.index(g)]],
+            dtype=bool)
 
     @property
     def num_pairs(self) -> int:
@@ -436,6 +442,9 @@ class SphereClearance:
             d = bc[rows][:, None, :] - obstacles[0][None, :, :]
             og = np.sqrt((d * d).sum(-1)) - self._anchor_radius[rows][:, None] \
                 - obstacles[1][None, :]
+            if len(obstacles) > 2 and self._obstacle_touches.any():
+                touchable = np.asarray(obstacles[2], dtype=bool)
+                og[np.ix_(self._obstacle_touches, touchable)] = np.inf
             for i, ka in enumerate(rows):
                 close = np.flatnonzero(og[i] <= self.activation_m)
                 if len(close) == 0:
@@ -483,7 +492,7 @@ class SphereClearance:
         dist = np.sqrt((d * d).sum(axis=-1))
         return dist - self.spheres.radii_m[members][:, None] - radii[None, :], d
 
-    def min_gap(self, data, obstacles: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    def min_gap(self, data, obstacles: tuple[np.ndarray, ...] | None = None) -> float:
         """Smallest surface-to-surface distance over the watched pairs (and obstacles), metres;
         for parts the broad phase skipped, the gap between their bounds (a lower bound)."""
         pairs, obstacle_blocks, centres, best = self._candidates(data, obstacles)
@@ -496,7 +505,7 @@ class SphereClearance:
         return best
 
     def rows(self, data, jacobian: np.ndarray, weight: float,
-             obstacles: tuple[np.ndarray, np.ndarray] | None = None, reuse: bool = False
+             obstacles: tuple[np.ndarray, ...] | None = None, reuse: bool = False
              ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Residuals and Jacobian rows of the sphere pairs closer than the margin.
 
@@ -505,7 +514,8 @@ class SphereClearance:
                 configuration (``computeJointJacobians`` + ``updateFramePlacements``).
             jacobian: (6, n) ``data.J`` restricted to the solver's columns.
             weight: weight of the squared penetration.
-            obstacles: ((P, 3) centres, (P,) radii) of world spheres that do not move.
+            obstacles: ((P, 3) centres, (P,) radii) of world spheres that do not move, and
+                optionally (P,) touchable flags (ignored by ``touch_groups``).
             reuse: keep the previous call's broad phase (later iterations of one frame).
 
         Returns:

@@ -92,9 +92,10 @@ class RetargetConfig:
             gate's limits.
         contact_slack_s: during a contact between one agent's hand and a partner's hand or
             arm, and this long before and after it, the partner's forearm on that side is no
-            obstacle (its trunk and other forearm still are): the hand must reach the very
-            spot the forearm guards (a handshake's grip wraps the partner's wrist). The sim
-            gate expects contacts between the two hands over the same slack.
+            obstacle to the hands (the forearms still avoid it, and the hands its trunk and
+            other forearm): the hand must reach the very spot the forearm guards (a
+            handshake's grip wraps the partner's wrist). The sim gate expects contacts
+            between the two hands over the same slack.
     """
 
     body: BodyIKConfig = field(default_factory=BodyIKConfig)
@@ -448,12 +449,9 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
             obstacles = None
             for other in instances:
                 if other is not inst and other.spheres is not None:
-                    spheres = other.spheres
-                    drop = unshielded.get((inst.name, other.name), {}).get(t)
-                    if drop:
-                        keep = ~np.isin(other.sphere_groups, sorted(drop))
-                        spheres = (spheres[0][keep], spheres[1][keep])
-                    obstacles = _merge_obstacles(obstacles, spheres)
+                    touch = unshielded.get((inst.name, other.name), {}).get(t)
+                    touchable = np.isin(other.sphere_groups, sorted(touch or ()))
+                    obstacles = _merge_obstacles(obstacles, (*other.spheres, touchable))
             w0, c0 = time.perf_counter(), time.thread_time()
             row, errs, clamped, hits, gap = _solve_instance(inst, t, obstacles, config)
             frame_ms[t] += 1e3 * (time.perf_counter() - w0)
@@ -624,8 +622,9 @@ def _limb_side(part: str) -> str | None:
 def _unshielded_forearms(contacts: Sequence[ContactInterval], instance_of: dict[str, str],
                          num_frames: int, slack_frames: int
                          ) -> dict[tuple[str, str], dict[int, set[str]]]:
-    """(instance, partner) -> frame -> the partner's forearm groups that are no obstacle then:
-    those of a hand or arm contact between the two, ``slack_frames`` either side included."""
+    """(instance, partner) -> frame -> the partner's forearm groups the instance's hands may
+    touch then: those of a hand or arm contact between the two, ``slack_frames`` either side
+    included."""
     out: dict[tuple[str, str], dict[int, set[str]]] = {}
     for c in contacts:
         if c.agent_a not in instance_of or c.agent_b not in instance_of:
@@ -645,7 +644,7 @@ def _unshielded_forearms(contacts: Sequence[ContactInterval], instance_of: dict[
 def _merge_obstacles(current, new):
     if current is None:
         return new
-    return np.concatenate([current[0], new[0]]), np.concatenate([current[1], new[1]])
+    return tuple(np.concatenate([a, b]) for a, b in zip(current, new))
 
 
 def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float

@@ -302,3 +302,21 @@ def test_hanging_hands_stay_out_of_the_thighs(gr1):
     assert _hand_thigh_distance_m(gr1, ik.qpos(q)) > -0.001  # the gate's tolerance
     # Moved out, not thrown away.
     assert max(ik.info.point_errors_m[f"{s}_wrist"] for s in "lr") < 0.04
+
+
+def test_hands_may_touch_obstacles_flagged_touchable(gr1):
+    # A partner's sphere where the left hand is asked to be: an obstacle pushes the hand off
+    # its target; flagged touchable (a handshake's partner forearm) it lets the hand reach it.
+    ik = BodyIK(gr1, follow_body=False)
+    targets = ik.targets_of(ik.q_rest)
+    data = ik.model.createData()
+    pin.framesForwardKinematics(ik.model, data, ik.q_rest)
+    palm = data.oMf[ik.model.getFrameId("l_palm")].translation
+    obstacle = (palm[None, :] + [0.0, 0.0, -0.02], np.array([0.03]))
+    errors = {}
+    for touchable in (False, True):
+        ik.reset()
+        ik.solve(targets, (*obstacle, np.array([touchable])))
+        errors[touchable] = ik.info.point_errors_m["l_wrist"]
+    assert errors[False] > 0.02
+    assert errors[True] < 0.005
