@@ -4,7 +4,8 @@ For each prompt (a two-person one and a two-hand one):
 
 1. generate human motion from the text with the default generator (streamed chunk by chunk);
 2. retarget it onto the default robot (two GR1 humanoids with Inspire hands for ``duet``, a
-   pair of Inspire hands for ``bimanual``) with Pinocchio IK;
+   pair of Inspire hands for ``bimanual``) with Pinocchio IK, slowed where it is faster than
+   the gate's joint and touch speed limits (``--no-time-scaling`` keeps the human's speed);
 3. play it in the MuJoCo gate and write the verdict with its reasons;
 4. render the human skeletons and the robots (violations in red) to mp4.
 
@@ -46,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="generator checkpoint (default: the packaged default model)")
     p.add_argument("--no-video", action="store_true", help="skip the videos")
+    p.add_argument("--no-time-scaling", action="store_true",
+                   help="retarget at the human's speed instead of slowing down to the gate's "
+                        "joint and touch speed limits")
     p.add_argument("--ros", action="store_true",
                    help="afterwards, run the ROS 2 graph (dyad up --private-network) on the "
                         "two-hand prompt; the live graph drives hands (humanoids: offline only)")
@@ -53,12 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed: int,
-               device: str, video: bool, checkpoint: Path | None = None) -> dict:
+               device: str, video: bool, checkpoint: Path | None = None,
+               time_scaling: bool = True) -> dict:
     """Generate, retarget, validate and (optionally) render one prompt; returns a summary."""
     from dyad.generator.streaming import default_generator
     from dyad.motion import record_from_chunks
-    from dyad.retarget.retarget_motion import retarget_motion
+    from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
     from dyad.sim.gate import validate
+    from dyad.sim.thresholds import default_thresholds
 
     gen = default_generator(checkpoint, device=device)
     start = time.perf_counter()
@@ -73,7 +79,11 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
     motion_path = motion.save(stem.with_name(f"{mode}_motion.npz"))
 
     start = time.perf_counter()
-    traj = retarget_motion(motion, robot, progress=False)
+    # Offline, the motion may be slowed to what the robot is allowed to do (a human clap is
+    # faster than a robot hand should slam); the trajectory then gets longer.
+    config = RetargetConfig(time_scaling=default_thresholds().time_scaling_config()
+                            if time_scaling else None)
+    traj = retarget_motion(motion, robot, config=config, progress=False)
     retarget_ms = (time.perf_counter() - start) * 1e3 / motion.num_frames
     traj_path = traj.save(stem.with_name(f"{mode}_robot.npz"))
 
@@ -85,6 +95,7 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
 
     summary = {
         "text": text, "mode": mode, "robot": robot, "frames": motion.num_frames,
+        "robot_frames": traj.num_frames,
         "first_chunk_ms": round(first_chunk_ms or 0.0, 1),
         "generate_realtime_factor": round(motion.duration_s / generate_s, 1),
         "retarget_ms_per_frame": round(retarget_ms, 2),
@@ -119,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     for text, mode, robot in prompts:
         print(f"[demo] {mode}: {text!r} -> {robot}", file=sys.stderr)
         result = run_prompt(text, mode, robot, out, args.seconds, args.seed, args.device,
-                            video=not args.no_video, checkpoint=args.checkpoint)
+                            video=not args.no_video, checkpoint=args.checkpoint,
+                            time_scaling=not args.no_time_scaling)
         verdict = "PASS" if result["passed"] else "FAIL (" + ", ".join(result["violations"]) + ")"
         print(f"[demo]   gate: {verdict}; files in {out}", file=sys.stderr)
         results.append(result)

@@ -100,7 +100,13 @@ def _cmd_retarget(args: argparse.Namespace) -> int:
         raise DyadInputError(f"--out {out}: folder {out.parent} does not exist")
     motion_path = Path(args.motion)
     record, raw = _load(motion_path, args.hold_bad_frames)
-    config = RetargetConfig(targets=TargetConfig(root_xy_scale=args.root_xy_scale))
+    scaling = None
+    if args.time_scaling:
+        from dyad.sim.thresholds import default_thresholds
+
+        scaling = default_thresholds().time_scaling_config()
+    config = RetargetConfig(targets=TargetConfig(root_xy_scale=args.root_xy_scale),
+                            time_scaling=scaling)
     started = time.perf_counter()
     traj = retarget_joints(
         record.joints if raw is None else raw, record.skeleton, record.agents,
@@ -154,5 +160,8 @@ def register(subparsers) -> None:
     parser.add_argument("--root-xy-scale", type=float, default=1.0, metavar="S",
                         help="scale of the pelvis's horizontal motion (1 keeps where the "
                              "humans stand; default 1)")
+    parser.add_argument("--time-scaling", action="store_true",
+                        help="slow the trajectory down where joints or meeting hands are faster "
+                             "than the sim gate's limits (the trajectory gets longer)")
     add_robot_config_option(parser)
     parser.set_defaults(func=_cmd_retarget)

@@ -303,6 +303,20 @@ def test_cli_writes_a_trajectory(clap, tmp_path, capsys):
     assert traj.source == str(motion)
 
 
+def test_cli_time_scaling_slows_a_fast_clap_down(clap, tmp_path, capsys):
+    motion = tmp_path / "clap.npz"
+    clap.save(motion)
+    plain, scaled = tmp_path / "plain.npz", tmp_path / "scaled.npz"
+    for out, extra in ((plain, []), (scaled, ["--time-scaling"])):
+        assert main(["retarget", str(motion), "--robot", "inspire", "--out", str(out),
+                     "--json", "--no-progress", *extra]) == 0
+    capsys.readouterr()
+    plain_traj, scaled_traj = RobotTrajectory.load(plain), RobotTrajectory.load(scaled)
+    assert plain_traj.num_frames == clap.num_frames
+    assert scaled_traj.num_frames > plain_traj.num_frames
+    assert "time_scaling" in scaled_traj.meta and "time_scaling" not in plain_traj.meta
+
+
 def test_cli_bad_input_is_one_line_and_exit_2(clap, high_five, tmp_path, capsys):
     motion = tmp_path / "duet.npz"
     _trim(high_five, 0, 5).save(motion)
