@@ -27,6 +27,10 @@ from .input_conventions import (CONVENTIONS, MIRRORED_SCORE, HandSideError, chec
                                 chirality_score, hand_frame_rotation, to_hand_frame)
 
 
+PALM_LENGTH_RANGE_M = (0.03, 0.3)
+"""Accepted wrist-to-middle-MCP distance of a tracked hand (a child's hand to a generous glove)."""
+
+
 class FrameStatus(str, Enum):
     """What happened to one frame."""
 
@@ -34,6 +38,7 @@ class FrameStatus(str, Enum):
     HELD_MISSING = "held_missing"        # no keypoints, or a NaN / inf one
     HELD_BAD_SHAPE = "held_bad_shape"    # not the convention's (J, 3) array
     HELD_MIRRORED = "held_mirrored"      # the hand looks like the other side's
+    HELD_IMPLAUSIBLE = "held_implausible"  # collapsed keypoints or not metres (palm size)
     HELD_SOLVER_ERROR = "held_solver_error"  # the solver raised or returned non-finite joints
 
 
@@ -122,6 +127,14 @@ class HandStreamer:
         if not finite.all():
             missing = [HAND21_NAMES[j] for j in np.flatnonzero(~finite)]
             return self._hold(FrameStatus.HELD_MISSING, f"non-finite keypoints {missing}")
+        # Wrist to middle-finger base is ~0.08-0.10 m on adults; a collapsed detection (every
+        # keypoint at the wrist) or centimetres/millimetres would drive the robot to nonsense.
+        palm_m = float(np.linalg.norm(hand[9] - hand[0]))
+        if not PALM_LENGTH_RANGE_M[0] <= palm_m <= PALM_LENGTH_RANGE_M[1]:
+            return self._hold(FrameStatus.HELD_IMPLAUSIBLE,
+                              f"wrist to middle MCP is {palm_m:.4g} m, expected "
+                              f"{PALM_LENGTH_RANGE_M[0]}-{PALM_LENGTH_RANGE_M[1]} m (keypoints "
+                              "collapsed, or not in metres)")
         if self.check_mirrored:
             local = hand @ hand_frame_rotation(hand, self.side)
             score = float(chirality_score(local))

@@ -294,6 +294,8 @@ def test_streaming_holds_and_flags_bad_frames(clip_hand_frame):
         (np.zeros((20, 3)), FrameStatus.HELD_BAD_SHAPE),
         ("not keypoints", FrameStatus.HELD_BAD_SHAPE),
         (clip_hand_frame[1] * np.array([1.0, -1.0, 1.0]), FrameStatus.HELD_MIRRORED),
+        (np.repeat(clip_hand_frame[1][:1], 21, axis=0), FrameStatus.HELD_IMPLAUSIBLE),
+        (clip_hand_frame[1] * 1000.0, FrameStatus.HELD_IMPLAUSIBLE),  # millimetres
     ]
     for frame, expected in bad_frames:
         held = streamer.step(frame)  # never raises
