@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import DyadInputError
@@ -53,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_headless_gl() -> None:
+    """Let MuJoCo render offscreen (EGL, e.g. Mesa on the CPU) when there is no display, unless
+    the user chose a backend; must run before anything imports mujoco."""
+    if "MUJOCO_GL" not in os.environ and not (os.environ.get("DISPLAY")
+                                              or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["MUJOCO_GL"] = "egl"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dyad`` console script."""
+    use_headless_gl()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

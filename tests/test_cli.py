@@ -19,3 +19,17 @@ def test_console_script_help_runs_without_heavy_imports():
             "print(','.join(m for m in ('torch', 'mujoco', 'pinocchio', 'rclpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_headless_machines_render_with_egl_unless_the_user_chose():
+    code = ("import os; from dyad.cli import use_headless_gl; use_headless_gl(); "
+            "print(os.environ.get('MUJOCO_GL'))")
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
+    assert out.stdout.strip() == "egl"
+    env["MUJOCO_GL"] = "osmesa"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
+    assert out.stdout.strip() == "osmesa"
