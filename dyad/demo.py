@@ -63,7 +63,7 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
     from dyad.generator.streaming import default_generator
     from dyad.motion import record_from_chunks
     from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
-    from dyad.sim.gate import validate
+    from dyad.sim.robot_render import gate_recording
     from dyad.sim.thresholds import default_thresholds
 
     gen = default_generator(checkpoint, device=device)
@@ -88,7 +88,8 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
     traj_path = traj.save(stem.with_name(f"{mode}_robot.npz"))
 
     start = time.perf_counter()
-    report = validate(traj)
+    # One simulation gives both the verdict and the poses the robot video draws.
+    report, recording = gate_recording(traj)
     validate_s = time.perf_counter() - start
     report_path = stem.with_name(f"{mode}_report.json")
     report_path.write_text(report.to_json())
@@ -112,7 +113,8 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
         summary["files"]["motion_video"] = str(
             render_motion(motion, stem.with_name(f"{mode}_motion.mp4")))
         summary["files"]["robot_video"] = str(
-            render_trajectory(traj, stem.with_name(f"{mode}_robot.mp4"), report))
+            render_trajectory(traj, stem.with_name(f"{mode}_robot.mp4"), report,
+                              recording=recording))
     return summary
 
 
