@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .feedforward import InverseDynamicsFeedforward
 from .gravity_load import GravityLoad
 from .scene import Scene, rest_qpos
 
@@ -70,7 +71,8 @@ def normalize_quats(quat: np.ndarray) -> np.ndarray:
 
 def substep_controls(scene: Scene, previous: np.ndarray, commanded: np.ndarray,
                      base_prev: tuple[np.ndarray, np.ndarray],
-                     base: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                     base: tuple[np.ndarray, np.ndarray],
+                     feedforward: np.ndarray | None = None) -> np.ndarray:
     """(T * S, nu + 7 * nmocap) rollout controls for T frames after the frame ``previous``.
 
     Args:
@@ -79,6 +81,7 @@ def substep_controls(scene: Scene, previous: np.ndarray, commanded: np.ndarray,
         commanded: (T, J) commanded positions.
         base_prev: ((I, 3), (I, 4)) base pose of the frame before the first.
         base: ((T, I, 3), (T, I, 4)) base poses.
+        feedforward: (T, J) feed-forward torques, held over each frame interval (None: zero).
     """
     model = scene.model
     s = scene.substeps
@@ -93,6 +96,7 @@ def substep_controls(scene: Scene, previous: np.ndarray, commanded: np.ndarray,
     out = np.empty((t, s, nu + 7 * nmocap))
     out[:, :, scene.pos_actuator[act]] = prev[:, None, act] + alpha * step[:, None]
     out[:, :, scene.vel_actuator[act]] = (step * scene.fps)[:, None]
+    out[:, :, scene.ff_actuator[act]] = 0.0 if feedforward is None else feedforward[:, None, act]
     order = np.array([inst.mocap_index for inst in scene.instances])
     pos_cols = nu + 3 * order[:, None] + np.arange(3)                       # (I, 3)
     quat_cols = nu + 3 * nmocap + 4 * order[:, None] + np.arange(4)         # (I, 4)
@@ -138,6 +142,9 @@ class Simulator:
         self._state: np.ndarray | None = None
         self._warmstart: np.ndarray | None = None
         self._last_command: np.ndarray | None = None
+        self._before_last_command: np.ndarray | None = None
+        self._feedforward = InverseDynamicsFeedforward(scene) \
+            if scene.inverse_dynamics_feedforward else None
         self._last_base: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -181,14 +188,18 @@ class Simulator:
         if not self.started:
             first = self._initial_frame(commanded[0], base_pos[0], base_quat[0])
             self._last_command = commanded[0].copy()
+            self._before_last_command = commanded[0].copy()  # it starts at rest
             self._last_base = (base_pos[0].copy(), base_quat[0].copy())
             rest = slice(1, None)
         else:
             rest = slice(0, None)
         control = None
         if commanded[rest].shape[0]:
+            feedforward = None if self._feedforward is None else self._feedforward.torques(
+                np.stack([self._before_last_command, self._last_command]), commanded[rest])
             control = substep_controls(self.scene, self._last_command, commanded[rest],
-                                       self._last_base, (base_pos[rest], base_quat[rest]))
+                                       self._last_base, (base_pos[rest], base_quat[rest]),
+                                       feedforward)
         return PreparedChunk(commanded, base_pos, base_quat, first, self._state.copy(),
                              self._warmstart.copy(), control, self.model)
 
@@ -219,6 +230,8 @@ class Simulator:
             self._state = states[-1].copy()
             if warmstart is not None:
                 self._warmstart = warmstart.copy()
+            self._before_last_command = (prepared.commanded[-2] if t >= 2
+                                         else self._last_command).copy()
             self._last_command = prepared.commanded[-1].copy()
             self._last_base = (prepared.base_pos[-1].copy(), prepared.base_quat[-1].copy())
         full_qpos = np.asarray(qpos_rows).reshape(t, -1)

@@ -12,9 +12,11 @@ Layouts (chosen from the trajectory's instances): ``hand`` (one hand), ``two_han
 
 Every commanded joint that is not a mimic follower gets a servo made of two actuators: a
 position actuator (``kp``, commanded position) and a velocity actuator (``kv``, commanded
-velocity), i.e. a feed-forward PD servo. Gains come from each joint's effective inertia
-(``kp = I w^2``, ``kv = 2 z I w``) so every robot tracks with the same bandwidth whatever its
-XML's own (often RL-tuned) actuators said. Gravity is compensated through the actuators, so the
+velocity), i.e. a feed-forward PD servo, plus a motor that takes the commanded motion's inverse-dynamics
+torque (``sim/feedforward.py``; ``simulation.servo_feedforward``). Gains come from each joint's
+effective inertia in the rest pose (``kp = I w^2``, ``kv = 2 z I w``) so every robot tracks with
+the same bandwidth whatever its XML's own (often RL-tuned) actuators said; the feed-forward
+carries the inertia the rest pose underestimates (a stretched arm). Gravity is compensated through the actuators, so the
 gravity load counts against force limits. The model's own actuators are removed; their force
 ranges become the joints' force limits.
 
@@ -47,7 +49,7 @@ from dyad.errors import DyadInputError
 from dyad.retarget.robot_model import RobotModel
 from dyad.retarget.trajectory import FREE_JOINT_COLUMNS, RobotTrajectory
 
-from .thresholds import Thresholds, default_thresholds
+from .thresholds import Thresholds, ThresholdsError, default_thresholds
 
 LAYOUTS = ("hand", "two_hands", "humanoid", "duet", "multi")
 BASE_BODY = "dyad_base"
@@ -116,7 +118,10 @@ class Scene:
         slide: (J,) True for prismatic joints (metres), False for hinges (radians).
         lower, upper: (J,) position limits.
         actuated: (J,) False for mimic followers (moved by their leader, no servo).
-        pos_actuator, vel_actuator: (J,) actuator ids, -1 for followers.
+        pos_actuator, vel_actuator, ff_actuator: (J,) actuator ids (position servo, velocity
+            servo, feed-forward motor), -1 for followers.
+        inverse_dynamics_feedforward: the servos get the commanded motion's inverse-dynamics
+            torque through ``ff_actuator`` (``sim/feedforward.py``).
         force_limit: (J,) newton-metres / newtons, nan where the robot states none.
         velocity_limit, acceleration_limit: (J,).
         kp, kv: (J,) servo gains (0 for followers).
@@ -148,6 +153,8 @@ class Scene:
     actuated: np.ndarray
     pos_actuator: np.ndarray
     vel_actuator: np.ndarray
+    ff_actuator: np.ndarray
+    inverse_dynamics_feedforward: bool
     force_limit: np.ndarray
     velocity_limit: np.ndarray
     acceleration_limit: np.ndarray
@@ -438,6 +445,11 @@ def _assemble_world(instances: Sequence[tuple[str, RobotModel]], placements, ser
                            gaintype=mujoco.mjtGain.mjGAIN_FIXED,
                            biastype=mujoco.mjtBias.mjBIAS_AFFINE,
                            gainprm=[1.0] + [0.0] * 9, biasprm=[0.0, 0.0, -1.0] + [0.0] * 7)
+        # Feed-forward torque (sim/feedforward.py); zero unless the thresholds enable it.
+        world.add_actuator(name=f"{target}:ff", target=target,
+                           trntype=mujoco.mjtTrn.mjTRN_JOINT,
+                           gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+                           gainprm=[1.0] + [0.0] * 9)
         world.add_sensor(name=f"{target}:force", type=mujoco.mjtSensor.mjSENS_JOINTACTFRC,
                          objtype=mujoco.mjtObj.mjOBJ_JOINT, objname=target)
     return world, force_tables
@@ -530,6 +542,8 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
                         for n in model_joints])
     vel_act = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{n}:vel")
                         for n in model_joints])
+    ff_act = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{n}:ff")
+                       for n in model_joints])
     sensor_adr = np.array([model.sensor_adr[s] if s >= 0 else -1 for s in (
         mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SENSOR, f"{n}:force")
         for n in model_joints)])
@@ -594,7 +608,9 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
         model=model, layout=layout, instances=tuple(scene_instances), fps=float(fps),
         substeps=substeps, joint_names=tuple(joint_names), joint_instance=joint_instance,
         qpos_adr=qpos_adr, dof_adr=dof_adr, slide=slide, lower=lower, upper=upper,
-        actuated=actuated, pos_actuator=pos_act, vel_actuator=vel_act, force_limit=force_limit,
+        actuated=actuated, pos_actuator=pos_act, vel_actuator=vel_act, ff_actuator=ff_act,
+        inverse_dynamics_feedforward=_feedforward_choice(sim) == "inverse_dynamics",
+        force_limit=force_limit,
         velocity_limit=velocity_limit, acceleration_limit=acceleration_limit, kp=kp, kv=kv,
         body_instance=body_instance, floor_geom=floor_geom, floor_bodies=frozenset(floor_bodies),
         rest_contacts=frozenset(), sensor_adr=sensor_adr, thresholds_digest=thresholds.digest)
@@ -661,6 +677,17 @@ def _contact_free_model(model, instances, placements, servos, sim: dict, layout:
         getattr(lean, name)[:] = getattr(model, name)
     lean.opt.gravity[:] = model.opt.gravity
     return lean
+
+
+FEEDFORWARD_CHOICES = ("inverse_dynamics", "none")
+
+
+def _feedforward_choice(sim: dict) -> str:
+    value = sim["servo_feedforward"]
+    if value not in FEEDFORWARD_CHOICES:
+        raise ThresholdsError(f"simulation.servo_feedforward must be one of "
+                              f"{', '.join(FEEDFORWARD_CHOICES)}, got {value!r}")
+    return value
 
 
 def rest_qpos(model) -> np.ndarray:
