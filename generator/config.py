@@ -27,6 +27,10 @@ class ModelConfig:
             to the 95th percentile of the clip durations, so a stream longer than the training
             clips stays in their late-clip regime.
         fps: frame rate of the motion the model makes.
+        residual_to_history: the network's output is added to the last history frame (in
+            normalised canonical features), so an output of zero holds the pose: chunk
+            boundaries are continuous by construction and the network learns the motion
+            since the last frame. Checkpoints written before this option load with False.
     """
 
     width: int = 192
@@ -36,11 +40,12 @@ class ModelConfig:
     ff_mult: int = 3
     chunk_frames: int = 16
     history_frames: int = 8
-    frames_per_token: int = 2
+    frames_per_token: int = 1
     text_dim: int = 384
     max_text_tokens: int = 64
     max_elapsed_s: float = 12.0
     fps: float = 30.0
+    residual_to_history: bool = True
 
     def __post_init__(self) -> None:
         if not 8 <= self.chunk_frames <= 16:
@@ -66,6 +71,7 @@ class ModelConfig:
         extra = sorted(set(data) - known)
         if extra:
             raise DyadInputError(f"unknown model config key(s) {', '.join(extra)}")
+        data = {"residual_to_history": False, **data}  # older checkpoints predate it
         return cls(**data)
 
 

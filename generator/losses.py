@@ -12,6 +12,9 @@ from .bone_lengths import bone_lengths
 
 INTERACTION_EPSILON_M = 0.1
 """Text2Interact's offset in the adaptive interaction weights 1 / (distance + epsilon)."""
+CONTACT_DISTANCE_M = 0.05
+"""Joint pairs of the two agents closer than this in the ground truth are in contact (the
+contract's contact distance between joint centres)."""
 FOOT_CONTACT_SPEED_M_PER_FRAME = 0.01
 """A foot joint moving slower than this in the ground truth (0.3 m/s at 30 fps) is planted."""
 
@@ -61,11 +64,29 @@ def pairwise_agent_distances(positions: torch.Tensor) -> torch.Tensor:
 
 
 def adaptive_interaction_loss(pred: torch.Tensor, target: torch.Tensor,
-                              epsilon_m: float = INTERACTION_EPSILON_M) -> torch.Tensor:
+                              epsilon_m: float = INTERACTION_EPSILON_M,
+                              distances: tuple[torch.Tensor, torch.Tensor] | None = None
+                              ) -> torch.Tensor:
     """Text2Interact's adaptive interaction loss: the error of every inter-agent joint distance,
     weighted by ``1 / (true distance + epsilon)`` so joints that are close (touching hands)
-    dominate without contact labels."""
-    d_true = pairwise_agent_distances(target)
-    d_pred = pairwise_agent_distances(pred)
+    dominate without contact labels. ``distances``: the (predicted, true)
+    :func:`pairwise_agent_distances` when already computed."""
+    d_pred, d_true = distances or (pairwise_agent_distances(pred),
+                                   pairwise_agent_distances(target))
     weight = 1.0 / (d_true + epsilon_m)
     return (weight * (d_pred - d_true).abs()).sum(dim=(1, 2, 3)) / weight.sum(dim=(1, 2, 3))
+
+
+def contact_loss(d_pred: torch.Tensor, d_true: torch.Tensor,
+                 contact_m: float = CONTACT_DISTANCE_M) -> torch.Tensor:
+    """Mean error of the inter-agent joint distances on the pairs that touch in the ground
+    truth (true distance below ``contact_m``); zero for examples without contact.
+
+    The adaptive interaction loss spreads its weight over every joint pair (3,844 in a duet),
+    so the few pairs of a handshake carry a small share of it; this term makes a missed
+    contact cost as much as the contact is rare. Takes :func:`pairwise_agent_distances` of
+    the prediction and the truth.
+    """
+    touching = (d_true < contact_m).float()
+    err = (d_pred - d_true).abs() * touching
+    return err.sum(dim=(1, 2, 3)) / touching.sum(dim=(1, 2, 3)).clamp_min(1.0)

@@ -13,6 +13,8 @@ Each autoregressive step makes the next ``chunk_frames`` frames of both agents:
    (both agents in one sequence: the coupling between agents), read the memory by
    cross-attention, and are conditioned by AdaLN on text, mode, elapsed time and flow time.
    The output is the clean chunk (x-prediction); the sampler turns it into a flow velocity.
+   With ``residual_to_history`` the output is added to the last history frame, so the
+   network predicts the motion since that frame and a chunk starts where the last one ended.
 
 Both modes share every block; only the linear maps between features and tokens are per mode.
 Feature normalisation statistics are buffers of the model, saved with its weights.
@@ -52,11 +54,14 @@ class ChunkContext:
         cross_kv: per denoiser block, the projected keys and values of the memory.
         mask: (B, M) True where a memory entry exists.
         cond: (B, W) condition vector without the flow time.
+        anchor: (B, 2, 1, F) what the denoiser's output is added to: the last history frame
+            (normalised) when ``config.residual_to_history`` and a history exists, else zero.
     """
 
     cross_kv: list
     mask: torch.Tensor
     cond: torch.Tensor
+    anchor: torch.Tensor | float = 0.0
 
 
 class ChunkFlowModel(nn.Module):
@@ -177,7 +182,10 @@ class ChunkFlowModel(nn.Module):
         mask = torch.cat([text.mask, torch.ones(b, tokens.shape[1], dtype=torch.bool,
                                                 device=tokens.device)], dim=1)
         cross_kv = [block.cross_attn.project_kv(memory) for block in self.denoiser_blocks]
-        return ChunkContext(cross_kv=cross_kv, mask=mask, cond=cond)
+        anchor = 0.0
+        if self.config.residual_to_history:
+            anchor = history[:, :, -1:] * history_valid[:, None, None, None].to(history.dtype)
+        return ChunkContext(cross_kv=cross_kv, mask=mask, cond=cond, anchor=anchor)
 
     def denoise(self, context: ChunkContext, mode: str, noisy: torch.Tensor,
                 flow_time: torch.Tensor) -> torch.Tensor:
@@ -193,7 +201,7 @@ class ChunkFlowModel(nn.Module):
             tokens = block(tokens, cond, kv, context.mask)
         shift, scale = self.out_modulation(F.silu(cond)).unsqueeze(1).chunk(2, dim=-1)
         tokens = self.out_norm(tokens) * (1 + scale) + shift
-        return self.chunk_out[mode](tokens).view(b, agents, frames, -1)
+        return self.chunk_out[mode](tokens).view(b, agents, frames, -1) + context.anchor
 
     def _to_tokens(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, 2, T, F) to (B, 2, T / p, p F): ``frames_per_token`` frames side by side."""

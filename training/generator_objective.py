@@ -10,7 +10,8 @@ canonical frame) is mixed with noise, ``x_t = (1 - t) x0 + t x1`` with ``t ~ U(0
 network predicts ``x1``. The geometric losses compare the prediction, decoded to joint
 positions, with the truth: positions, velocities (including the step from the last history
 frame into the chunk, which keeps chunk boundaries seamless), bone lengths, planted feet
-(duet), and Text2Interact's adaptive interaction loss. They are weighted by ``t``: a
+(duet), Text2Interact's adaptive interaction loss, and a contact term on the joint pairs of the
+two agents that touch in the ground truth. They are weighted by ``t``: a
 prediction from almost pure noise cannot be precise.
 
 Rollout training: the model first makes the window's first chunk itself (no gradient, a few
@@ -29,8 +30,9 @@ from torch import nn
 from dyad.generator.canonical_frame import canonical_frame, to_canonical
 from dyad.generator.config import SamplingOptions
 from dyad.generator.features import features_to_positions, positions_to_features
-from dyad.generator.losses import (adaptive_interaction_loss, bone_length_loss,
-                                   foot_contact_loss, position_loss, velocity_loss)
+from dyad.generator.losses import (adaptive_interaction_loss, bone_length_loss, contact_loss,
+                                   foot_contact_loss, pairwise_agent_distances, position_loss,
+                                   velocity_loss)
 from dyad.generator.model import ChunkFlowModel
 from dyad.generator.modes import MODE_SPECS
 from dyad.generator.sampler import decode_chunk, sample_chunk
@@ -47,6 +49,7 @@ class LossWeights:
     bone: float = 5.0
     foot: float = 20.0
     interaction: float = 2.0
+    contact: float = 10.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -144,13 +147,16 @@ class GeneratorObjective(nn.Module):
         true_vel = torch.diff(torch.cat([true_last, target_canon], dim=1), dim=1)
         frame_mask = torch.ones(b, c, dtype=torch.bool, device=frames.device)
         frame_mask[:, 0] = valid
+        distances = (pairwise_agent_distances(pred_pos), pairwise_agent_distances(target_canon))
         terms = {
             "flow": flow,
             "position": position_loss(pred_pos, target_canon),
             "velocity": velocity_loss(pred_vel, true_vel, frame_mask),
             "bone": bone_length_loss(pred_pos, target_canon, spec.parents),
             "foot": foot_contact_loss(pred_vel, true_vel, spec.foot_joints, frame_mask),
-            "interaction": adaptive_interaction_loss(pred_pos, target_canon),
+            "interaction": adaptive_interaction_loss(pred_pos, target_canon,
+                                                     distances=distances),
+            "contact": contact_loss(*distances),
         }
         w = self.weights.as_dict()
         total = w["flow"] * flow.mean()
