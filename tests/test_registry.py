@@ -592,7 +592,8 @@ def test_sim_scene_builds_for_g1():
     scene = build_scene([(robot.name, robot)], 30.0)
     assert scene.layout == "humanoid"
     assert scene.joint_names == robot.joint_names
-    assert scene.model.nu == 2 * int(scene.actuated.sum())  # a position + velocity servo each
+    # A position servo, a velocity servo and a feed-forward motor each.
+    assert scene.model.nu == 3 * int(scene.actuated.sum())
 
 
 @pytest.mark.filterwarnings("ignore:.*Attach conflict")  # the Shadow file's <size>, <option>
