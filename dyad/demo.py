@@ -61,7 +61,6 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
                time_scaling: bool = True) -> dict:
     """Generate, retarget, validate and (optionally) render one prompt; returns a summary."""
     from dyad.generator.streaming import default_generator
-    from dyad.motion import record_from_chunks
     from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
     from dyad.sim.robot_render import gate_recording
     from dyad.sim.thresholds import default_thresholds
@@ -69,11 +68,14 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
     gen = default_generator(checkpoint, device=device)
     start = time.perf_counter()
     chunks, first_chunk_ms = [], None
-    for chunk in gen.stream(text, mode=mode, seconds=seconds, seed=seed):
+    request = gen.prepare(text, mode=mode, seconds=seconds, seed=seed)
+    for chunk in gen.stream_request(request):
         if first_chunk_ms is None:
             first_chunk_ms = (time.perf_counter() - start) * 1e3
         chunks.append(chunk)
-    motion = record_from_chunks(chunks, text=text)
+    # The record carries the contacts measured on the generated joints, which the retargeter
+    # blends and the gate expects (a clap's touch is then not a collision).
+    motion = gen.record(request, chunks)
     generate_s = time.perf_counter() - start
     stem = out / mode
     motion_path = motion.save(stem.with_name(f"{mode}_motion.npz"))

@@ -20,7 +20,7 @@ from typing import Iterator
 import torch
 
 from dyad.errors import DyadInputError
-from dyad.motion import MotionChunk, MotionRecord, record_from_chunks
+from dyad.motion import ContactInterval, MotionChunk, MotionRecord, record_from_chunks
 
 from .checkpoint import load_checkpoint
 from .config import SamplingOptions
@@ -205,14 +205,27 @@ class MotionGenerator:
         return self.record(request, list(self.stream_request(request)))
 
     def record(self, request: Request, chunks: list[MotionChunk]) -> MotionRecord:
-        """Join the chunks of ``request`` into a record with its texts and settings."""
-        return record_from_chunks(
+        """Join the chunks of ``request`` into a record with its texts and settings.
+
+        Its ``contacts`` are measured on the generated joints with the synthesiser's own
+        contact detector (the rule that labels the training clips), so downstream stages (the
+        retargeter's contact blending, the sim gate's expected contacts) treat a generated
+        clap as a clap rather than as hands colliding. They are measurements, not predictions:
+        a touch the model did not make is not listed.
+        """
+        from dyad.training.synth.events import detect_contacts
+
+        record = record_from_chunks(
             chunks, text=request.text, agent_texts=dict(request.agent_texts),
             meta={"generator": {"checkpoint": str(self.loaded.path), "seed": request.seed,
                                 "mode_source": request.mode_source,
                                 "steps": request.options.steps,
                                 "guidance": request.options.guidance,
-                                "noise_scale": request.options.noise_scale}})
+                                "noise_scale": request.options.noise_scale,
+                                "contacts": "measured on the generated joints"}})
+        record.contacts = [ContactInterval(c.agent_a, c.part_a, c.agent_b, c.part_b, c.start,
+                                           c.end) for c in detect_contacts(record)]
+        return record
 
 
 _CACHE: dict[tuple, MotionGenerator] = {}

@@ -251,3 +251,18 @@ def test_bench_generate_reports_latency_speed_and_memory(checkpoint):
     assert fig["first_chunk_ms"]["n"] == 2 and fig["first_chunk_ms"]["p95"] > 0
     assert fig["realtime_factor"]["median"] > 0 and cpu["peak_rss_mb"] > 10
     assert set(fig["meets_targets"]) == {"first_chunk_ms_p50", "realtime_factor_median"}
+
+
+def test_packaged_model_claps_and_the_record_lists_the_measured_contact():
+    """The default model's clap makes the palms meet, and the generated record declares that
+    contact (measured on its joints), so the retargeter and the gate expect the touch."""
+    from dyad.generator.streaming import default_generator
+
+    motion = default_generator(None, "cpu").generate("clap both hands twice", mode="bimanual",
+                                                     seconds=3.0, seed=0)
+    palms = [c for c in motion.contacts if {c.part_a, c.part_b} == {"palm"}]
+    assert palms, motion.contacts
+    c = palms[0]
+    assert 0 <= c.start < c.end <= motion.num_frames
+    assert motion.contact_distance(c)[c.start:c.end].min() < 0.05
+    assert motion.meta["generator"]["contacts"] == "measured on the generated joints"
