@@ -1,7 +1,8 @@
 """Play a commanded trajectory in a scene and record what the simulated robot did, frame by frame.
 
 Between two frames the servo targets move linearly (positions) and the velocity feed-forward is
-the frame's finite-difference velocity; driven bases move the same way (quaternions by
+the frame's finite-difference velocity, with the commanded motion's inverse-dynamics torque
+as a third feed-forward (``sim/feedforward.py``); driven bases move the same way (quaternions by
 normalised linear interpolation). All substeps of a chunk run inside ``mujoco.rollout`` (C++,
 no Python per step); a :class:`Simulator` keeps the physics state between chunks, so a stream
 checked chunk by chunk simulates exactly like the whole trajectory at once.
