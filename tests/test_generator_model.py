@@ -9,7 +9,7 @@ from dyad.generator.bone_lengths import bone_lengths, enforce_bone_lengths
 from dyad.generator.canonical_frame import canonical_frame, from_canonical, to_canonical
 from dyad.generator.config import ModelConfig, SamplingOptions
 from dyad.generator.features import features_to_positions, positions_to_features
-from dyad.generator.losses import (adaptive_interaction_loss, foot_contact_loss,
+from dyad.generator.losses import (adaptive_interaction_loss, contact_loss, foot_contact_loss,
                                    pairwise_agent_distances)
 from dyad.generator.model import ChunkFlowModel
 from dyad.generator.modes import MODE_SPECS, parse_mode
@@ -177,6 +177,45 @@ def test_model_shapes_and_history_sensitivity(mode):
     moved = (out2 - out).abs().amax(dim=(1, 2, 3))
     assert moved[0] > 1e-6 and moved[1] > 1e-6
     assert moved[2] == 0  # no history: its values are ignored
+
+
+def test_contact_loss_counts_only_pairs_that_touch_in_the_truth():
+    pose = bimanual_pose().float()[None, None]  # hands 30 cm apart: no pair touches
+    apart = pose.clone()
+    apart[..., 1, :, 1] -= 0.1
+    d = lambda x: pairwise_agent_distances(x)  # noqa: E731
+    assert contact_loss(d(apart), d(pose)).item() == 0.0  # nothing touches in the truth
+    touching = pose.clone()
+    touching[..., 1, :, :] = touching[..., 0, :, :] + torch.tensor([0.0, 0.0, 0.02])
+    # The prediction leaves every touching pair 10 cm further apart than the truth.
+    pred = touching.clone()
+    pred[..., 1, :, 2] += 0.1
+    loss = contact_loss(d(pred), d(touching)).item()
+    assert 0.05 < loss < 0.11
+    assert contact_loss(d(touching), d(touching)).item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["duet", "bimanual"])
+def test_residual_output_starts_where_the_history_ends(mode):
+    """With ``residual_to_history`` a fresh model (zero output layer) continues the last
+    history frame exactly: chunk boundaries are continuous by construction. Without history
+    (the first chunk) it outputs the mean pose (zero in normalised units)."""
+    model = ChunkFlowModel(TINY, ("duet", "bimanual"))
+    spec = MODE_SPECS[mode]
+    hist = torch.randn(2, 2, TINY.history_frames, spec.feature_dim)
+    valid = torch.tensor([True, False])
+    ctx = model.encode_context(model.encode_text(_text_batch(2)), mode, hist, valid,
+                               torch.zeros(2))
+    out = model.denoise(ctx, mode, torch.randn(2, 2, TINY.chunk_frames, spec.feature_dim),
+                        torch.full((2,), 0.5))
+    assert torch.equal(out[0], hist[0, :, -1:].expand_as(out[0]))
+    assert torch.equal(out[1], torch.zeros_like(out[1]))
+
+
+def test_checkpoints_without_the_residual_flag_load_without_it():
+    old = {k: v for k, v in TINY.as_dict().items() if k != "residual_to_history"}
+    assert ModelConfig.from_dict(old).residual_to_history is False
+    assert ModelConfig.from_dict(TINY.as_dict()).residual_to_history is True
 
 
 def test_model_rejects_unserved_mode():
