@@ -18,16 +18,6 @@ from dyad.sim.synthetic_trajectories import apply_mimic, facing_hands, finger_wa
 FPS = 30.0
 
 
-@pytest.fixture(scope="module")
-def right():
-    return load_robot("inspire_right")
-
-
-@pytest.fixture(scope="module")
-def left():
-    return load_robot("inspire_left")
-
-
 def one_hand(robot, qpos):
     return RobotTrajectory(qpos, robot.joint_names, FPS, ((robot.name, robot.name),))
 

@@ -12,11 +12,6 @@ from dyad.retarget.trajectory import RobotTrajectory
 from dyad.sim.gate import validate
 
 
-@pytest.fixture(scope="module")
-def right():
-    return load_robot("inspire_right")
-
-
 def _fist_clip() -> np.ndarray:
     """The right hand of a procedural ``make_fists`` clip, in the hand frame: the human thumb
     folds over the index and middle fingers, where the robot's thick thumb meets the index."""

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from dyad.motion import ContactInterval
-from dyad.retarget.registry import load_robot
 from dyad.retarget.time_scaling import (TimeScalingConfig, TimeScalingError, resample,
                                         scale_time, smooth_slowdown)
 from dyad.retarget.trajectory import RobotTrajectory
@@ -16,16 +15,6 @@ from dyad.sim.synthetic_trajectories import apply_mimic, facing_hands, open_pose
 from dyad.sim.thresholds import default_thresholds
 
 FPS = 30.0
-
-
-@pytest.fixture(scope="module")
-def right():
-    return load_robot("inspire_right")
-
-
-@pytest.fixture(scope="module")
-def left():
-    return load_robot("inspire_left")
 
 
 def _fist(robot, speed_rad_s: float, frames: int = 60) -> RobotTrajectory:
