@@ -9,6 +9,12 @@ time-parameterisation, here per frame interval):
 - **joint speed**: an interval where a joint moves faster than ``velocity_margin`` times its
   limit (``joint_velocity_limits``: the robot's figures, e.g. the sim gate's through
   ``Thresholds.time_scaling_config()``) is stretched by the ratio;
+- **joint acceleration**: the two intervals around a frame where a joint accelerates faster than
+  ``acceleration_margin`` times its limit (``joint_acceleration_limits``) are stretched by the
+  square root of the ratio (stretching time by ``s`` divides accelerations by ``s^2``). Sharp
+  corners are what servos cannot follow: a joint reversing from +6 to -6 rad/s in one frame
+  (360 rad/s^2, the retargeter's step bound meeting a human turn) lags by tenths of a radian
+  in simulation even with an inverse-dynamics feed-forward;
 - **approach speed**: two hands, or a hand and another robot's body, closing faster than a
   braking curve allows (``max_approach_speed_m_s`` at touch, more farther away:
   ``sqrt(v^2 + 2 a gap)`` with ``approach_deceleration_m_s2``) are slowed so they arrive at
@@ -63,6 +69,11 @@ class TimeScalingConfig:
         default_velocity_m_s: limit of slide joints no pattern names (None: unlimited).
         velocity_margin: joints are kept below this fraction of their limit (the servo and
             the frame-rate differences of a checker need some room).
+        joint_acceleration_limits, default_acceleration_rad_s2, default_acceleration_m_s2:
+            the same for accelerations (rad/s^2, m/s^2; None: unlimited).
+        acceleration_margin: joints accelerate at most this fraction of their limit (a servo
+            tracks a rounded corner; half the sim gate's generic 250 rad/s^2 keeps the
+            GR1's shoulder within the gate's tracking tolerance, ``dyad bench gate-pass``).
         max_approach_speed_m_s: relative speed at which two hands (or a hand and another
             robot) may meet; None: approach speed is not limited.
         approach_deceleration_m_s2: braking allowed before the touch: at a gap ``g`` the
@@ -76,6 +87,10 @@ class TimeScalingConfig:
     default_velocity_rad_s: float | None = None
     default_velocity_m_s: float | None = None
     velocity_margin: float = 0.9
+    joint_acceleration_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    default_acceleration_rad_s2: float | None = None
+    default_acceleration_m_s2: float | None = None
+    acceleration_margin: float = 0.5
     max_approach_speed_m_s: float | None = 0.45
     approach_deceleration_m_s2: float = 3.0
     approach_range_m: float = 0.2
@@ -85,30 +100,38 @@ class TimeScalingConfig:
     def __post_init__(self) -> None:
         if self.max_slowdown < 1.0:
             raise TimeScalingError(f"max_slowdown must be >= 1, got {self.max_slowdown}")
-        if not 0.0 < self.velocity_margin <= 1.0:
-            raise TimeScalingError(f"velocity_margin must be in (0, 1], got "
-                                   f"{self.velocity_margin}")
+        for name in ("velocity_margin", "acceleration_margin"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise TimeScalingError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if self.max_approach_speed_m_s is not None and self.max_approach_speed_m_s <= 0:
             raise TimeScalingError("max_approach_speed_m_s must be positive (or None), got "
                                    f"{self.max_approach_speed_m_s}")
         if self.approach_deceleration_m_s2 < 0 or self.ramp_s < 0:
             raise TimeScalingError("approach_deceleration_m_s2 and ramp_s must be >= 0")
-        values = [("default_velocity_rad_s", self.default_velocity_rad_s),
-                  ("default_velocity_m_s", self.default_velocity_m_s)]
-        for robot, table in self.joint_velocity_limits.items():
-            values += [(f"joint_velocity_limits[{robot!r}][{j!r}]", v) for j, v in table.items()]
+        values = [(name, getattr(self, name)) for name in (
+            "default_velocity_rad_s", "default_velocity_m_s", "default_acceleration_rad_s2",
+            "default_acceleration_m_s2")]
+        for kind in ("velocity", "acceleration"):
+            for robot, table in getattr(self, f"joint_{kind}_limits").items():
+                values += [(f"joint_{kind}_limits[{robot!r}][{j!r}]", v)
+                           for j, v in table.items()]
         for where, value in values:
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise TimeScalingError(f"{where} must be a positive number, got {value!r}")
 
-    def joint_limit(self, robot: str, joint: str, slide: bool) -> float | None:
-        """The velocity limit of one robot joint (None: not limited)."""
-        for robot_pattern, table in self.joint_velocity_limits.items():
+    def joint_limit(self, robot: str, joint: str, slide: bool, kind: str = "velocity"
+                    ) -> float | None:
+        """The ``velocity`` or ``acceleration`` limit of one robot joint (None: not limited)."""
+        if kind not in ("velocity", "acceleration"):
+            raise TimeScalingError(f"unknown limit kind {kind!r}; known: velocity, acceleration")
+        for robot_pattern, table in getattr(self, f"joint_{kind}_limits").items():
             if fnmatch.fnmatchcase(robot, robot_pattern):
                 for pattern, value in table.items():
                     if fnmatch.fnmatchcase(joint, pattern):
                         return float(value)
-        return self.default_velocity_m_s if slide else self.default_velocity_rad_s
+        if kind == "velocity":
+            return self.default_velocity_m_s if slide else self.default_velocity_rad_s
+        return self.default_acceleration_m_s2 if slide else self.default_acceleration_rad_s2
 
 
 # ----------------------------------------------------------------------------- the stretch
@@ -117,7 +140,8 @@ class TimeScalingConfig:
 def joint_speed_slowdown(traj: RobotTrajectory, robots: Mapping[str, RobotModel],
                          config: TimeScalingConfig) -> np.ndarray:
     """(T-1,) stretch each frame interval needs so every limited joint stays within
-    ``velocity_margin`` of its limit (1 where none is exceeded).
+    ``velocity_margin`` of its velocity limit and ``acceleration_margin`` of its acceleration
+    limit (1 where none is exceeded).
 
     Args:
         traj: the trajectory.
@@ -128,16 +152,27 @@ def joint_speed_slowdown(traj: RobotTrajectory, robots: Mapping[str, RobotModel]
     if traj.num_frames < 2:
         return need
     speed = np.abs(np.diff(traj.qpos, axis=0)) * traj.fps
+    # |acceleration| at interior frames, charged to the intervals on both sides of the frame
+    accel = np.abs(np.diff(traj.qpos, n=2, axis=0)) * traj.fps ** 2
+    around = np.zeros_like(speed)
+    around[:-1] = accel
+    around[1:] = np.maximum(around[1:], accel)
     names = {n: j for j, n in enumerate(traj.joint_names)}
     for instance, robot_name in traj.instances:
         prefix = "" if len(traj.instances) == 1 else f"{instance}/"
         robot = robots[instance]
         slides = _slide_joints(robot)
         for joint in robot.joint_names:
-            limit = config.joint_limit(robot_name, joint, joint in slides)
             column = names.get(prefix + joint)
-            if limit is not None and column is not None:
-                need = np.maximum(need, speed[:, column] / (config.velocity_margin * limit))
+            if column is None:
+                continue
+            v_max = config.joint_limit(robot_name, joint, joint in slides)
+            if v_max is not None:
+                need = np.maximum(need, speed[:, column] / (config.velocity_margin * v_max))
+            a_max = config.joint_limit(robot_name, joint, joint in slides, "acceleration")
+            if a_max is not None:
+                need = np.maximum(need, np.sqrt(around[:, column]
+                                                / (config.acceleration_margin * a_max)))
     return need
 
 
@@ -237,6 +272,7 @@ def scale_time(traj: RobotTrajectory, config: TimeScalingConfig | None = None,
         "max_slowdown": round(float(stretch.max(initial=1.0)), 3),
         "capped": bool(need.max(initial=1.0) > config.max_slowdown),
         "config": {"velocity_margin": config.velocity_margin,
+                   "acceleration_margin": config.acceleration_margin,
                    "max_approach_speed_m_s": config.max_approach_speed_m_s,
                    "approach_deceleration_m_s2": config.approach_deceleration_m_s2,
                    "max_slowdown": config.max_slowdown, "ramp_s": config.ramp_s},

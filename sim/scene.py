@@ -14,9 +14,13 @@ Every commanded joint that is not a mimic follower gets a servo made of two actu
 position actuator (``kp``, commanded position) and a velocity actuator (``kv``, commanded
 velocity), i.e. a feed-forward PD servo, plus a motor that takes the commanded motion's inverse-dynamics
 torque (``sim/feedforward.py``; ``simulation.servo_feedforward``). Gains come from each joint's
-effective inertia in the rest pose (``kp = I w^2``, ``kv = 2 z I w``) so every robot tracks with
-the same bandwidth whatever its XML's own (often RL-tuned) actuators said; the feed-forward
-carries the inertia the rest pose underestimates (a stretched arm). Gravity is compensated through the actuators, so the
+largest effective inertia over the rest pose and a fixed sample of poses within the joint
+limits (``kp = I w^2``, ``kv = 2 z I w``), so every robot tracks with at least the same
+bandwidth in any pose, whatever its XML's own (often RL-tuned) actuators said, as fixed gains
+tuned for the worst case do on a real robot. The rest pose alone underestimates the axial
+joints: a GR1's shoulder yaw carries 0.0045 kg m^2 with the arm hanging and 0.1-0.26 with the
+elbow bent, so gains from the rest pose left it a 1 Hz servo that overshot and rang for a second
+after every wave. Gravity is compensated through the actuators, so the
 gravity load counts against force limits. The model's own actuators are removed; their force
 ranges become the joints' force limits.
 
@@ -553,13 +557,11 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
         if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT:
             model.eq_solref[e] = [2.0 * model.opt.timestep, 1.0]
 
-    # Servo gains from the effective inertia in the rest pose.
+    # Servo gains from the largest effective inertia over the rest pose and sampled poses.
     rest = rest_qpos(model)
+    inertia = servo_inertia(model, data, rest)[dof_adr]
     data.qpos[:] = rest
     mujoco.mj_forward(model, data)
-    full_inertia = np.zeros((model.nv, model.nv))
-    mujoco.mj_fullM(model, data, full_inertia)
-    inertia = np.diag(full_inertia)[dof_adr]
     omega = 2.0 * math.pi * float(sim["servo_bandwidth_hz"])
     zeta = float(sim["servo_damping_ratio"])
     passive_damping = model.dof_damping[dof_adr]
@@ -688,6 +690,37 @@ def _feedforward_choice(sim: dict) -> str:
         raise ThresholdsError(f"simulation.servo_feedforward must be one of "
                               f"{', '.join(FEEDFORWARD_CHOICES)}, got {value!r}")
     return value
+
+
+SERVO_INERTIA_POSES = 64
+"""Poses sampled (uniformly within the joint limits, fixed seed) for the servo inertia."""
+
+
+def servo_inertia(model, data, rest: np.ndarray, poses: int = SERVO_INERTIA_POSES,
+                  seed: int = 0) -> np.ndarray:
+    """(nv,) largest diagonal of the joint-space inertia matrix over ``rest`` and ``poses``
+    configurations with every limited hinge and slide drawn uniformly in its range (free
+    joints stay at rest). Deterministic: the same model gives the same gains."""
+    import mujoco
+
+    rng = np.random.default_rng(seed)
+    limited = [j for j in range(model.njnt)
+               if model.jnt_limited[j] and model.jnt_type[j] in (2, 3)]  # slide, hinge
+    adr = np.array([model.jnt_qposadr[j] for j in limited], dtype=int)
+    lo, hi = (model.jnt_range[limited].T if limited else (np.zeros(0), np.zeros(0)))
+    full = np.zeros((model.nv, model.nv))
+    largest = np.zeros(model.nv)
+    saved = data.qpos.copy()
+    for k in range(poses + 1):
+        data.qpos[:] = rest
+        if k > 0:
+            data.qpos[adr] = rng.uniform(lo, hi)
+        mujoco.mj_forward(model, data)
+        mujoco.mj_fullM(model, data, full)
+        largest = np.maximum(largest, np.diag(full))
+    data.qpos[:] = saved
+    mujoco.mj_forward(model, data)
+    return largest
 
 
 def rest_qpos(model) -> np.ndarray:

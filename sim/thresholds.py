@@ -118,7 +118,7 @@ class Thresholds:
     def time_scaling_config(self, approach_margin: float = 0.75, **options):
         """The gate's speed limits as a retargeting time-scaling config
         (:class:`dyad.retarget.time_scaling.TimeScalingConfig`): joints slowed to these joint
-        speeds (per-robot entries, then the defaults) and hands brought together at
+        speeds and accelerations (per-robot entries, then the defaults) and hands brought together at
         ``approach_margin`` times the gate's approach speed (the checker measures the
         simulated contact points, the time scaler a sphere model of the links: the margin
         covers the difference).
@@ -130,11 +130,17 @@ class Thresholds:
         from dyad.retarget.time_scaling import TimeScalingConfig
 
         limits = self.values["limits"]
-        robots = {name: dict((entry or {}).get("velocity") or {})
-                  for name, entry in (self.values.get("robots") or {}).items()}
-        settings = dict(joint_velocity_limits=robots,
+        robots = self.values.get("robots") or {}
+
+        def table(kind: str) -> dict:
+            return {name: dict((entry or {}).get(kind) or {}) for name, entry in robots.items()}
+
+        settings = dict(joint_velocity_limits=table("velocity"),
                         default_velocity_rad_s=float(limits["velocity_rad_s"]),
                         default_velocity_m_s=float(limits["velocity_m_s"]),
+                        joint_acceleration_limits=table("acceleration"),
+                        default_acceleration_rad_s2=float(limits["acceleration_rad_s2"]),
+                        default_acceleration_m_s2=float(limits["acceleration_m_s2"]),
                         max_approach_speed_m_s=approach_margin
                         * float(self.values["approach"]["max_speed_m_s"]))
         settings.update(options)

@@ -85,6 +85,36 @@ def test_fingers_closing_faster_than_the_hand_are_slowed_to_its_speed(right):
     assert slow.meta["time_scaling"]["max_needed_joint_speed"] > 2.0
 
 
+def test_a_sharp_turn_is_slowed_to_the_acceleration_limit(right):
+    """A thumb swinging out and straight back at 5 rad/s (below its speed limit) turns at
+    300 rad/s^2 in one frame: the gate fails it; time scaling stretches the turn until it is
+    within ``acceleration_margin`` of the 250 rad/s^2 limit (give or take the easing) and keeps
+    the turning pose."""
+    names = list(right.joint_names)
+    j = names.index("joint_r_thumb_proximal_1")
+    q = np.tile(open_pose(right), (40, 1))
+    swing = np.concatenate([np.arange(7), 6 - np.arange(1, 7)]) * 5.0 / FPS
+    q[10:10 + len(swing), j] = q[10, j] + swing
+    q[10 + len(swing):, j] = q[10, j]
+    sharp = RobotTrajectory(apply_mimic(right, q), right.joint_names, FPS,
+                            ((right.name, right.name),))
+    before = validate(sharp)
+    assert before.of_kind("joint_acceleration_limit"), before.describe()
+    assert not before.of_kind("joint_velocity_limit"), before.describe()
+    cfg = default_thresholds().time_scaling_config()
+    slow = scale_time(sharp, cfg)
+    accel = np.abs(np.diff(slow.column("joint_r_thumb_proximal_1"), n=2)) * FPS ** 2
+    assert accel.max() <= 250.0 * 0.75, accel.max()
+    # the turning pose is kept, up to resampling between frames
+    assert slow.column("joint_r_thumb_proximal_1").max() == pytest.approx(q[:, j].max(), abs=0.03)
+    assert slow.meta["time_scaling"]["max_needed_joint_speed"] > 1.2
+    after = validate(slow)
+    assert not after.of_kind("joint_acceleration_limit"), after.describe()
+    # switched off (no acceleration limit, no speed limit): left as it is
+    free = scale_time(sharp, TimeScalingConfig(max_approach_speed_m_s=None))
+    assert free.num_frames == sharp.num_frames
+
+
 def test_slow_motion_is_left_as_it_is(right):
     calm = _fist(right, 2.0)
     out = scale_time(calm, default_thresholds().time_scaling_config())
@@ -118,6 +148,10 @@ def test_bad_options_and_chunks_are_refused(right):
         TimeScalingConfig(max_slowdown=0.5)
     with pytest.raises(TimeScalingError, match="positive"):
         TimeScalingConfig(joint_velocity_limits={"inspire_*": {"*": 0.0}})
+    with pytest.raises(TimeScalingError, match="joint_acceleration_limits"):
+        TimeScalingConfig(joint_acceleration_limits={"inspire_*": {"*": -1.0}})
+    with pytest.raises(TimeScalingError, match="acceleration_margin"):
+        TimeScalingConfig(acceleration_margin=1.5)
     with pytest.raises(TimeScalingError, match="start_frame"):
         scale_time(_fist(right, 9.0).slice(10, 40), TimeScalingConfig())
 
@@ -127,3 +161,5 @@ def test_config_follows_the_robot_entries_first_match(right):
     assert cfg.joint_limit("inspire_right", "joint_r_index_proximal", False) == 4.54
     assert cfg.joint_limit("inspire_right", "joint_r_thumb_proximal_1", False) == 8.0
     assert cfg.max_approach_speed_m_s == pytest.approx(0.75 * 0.6)
+    assert cfg.joint_limit("inspire_right", "joint_r_index_proximal", False,
+                           "acceleration") == 250.0
