@@ -10,6 +10,11 @@ robot bodies through each robot's :class:`~dyad.retarget.robot_model.HandMapping
   tip bodies, ``<finger>_tip`` one of them;
 - ``palm``: the hand's bodies that no finger joint moves.
 
+A hand's *wrist* is the chain of bodies between the forearm and the hand (a humanoid's wrist
+links, such as GR1's ``r_hand_yaw`` housing): not part of ``hand``, but contacts on it are
+expected during a contact interval of its hand (fingers wrapped around a partner's hand in a
+handshake reach the wrist housing), within the same severe-penetration allowance.
+
 Body parts of humanoids (``torso``, ``head``, ``left_arm``...) have no mapping in the registry;
 they are matched by body-name patterns (``BODY_PART_PATTERNS``) and reported as unchecked when
 nothing matches.
@@ -51,6 +56,9 @@ class HandBodies:
         palm: bodies no finger joint moves.
         fingers: finger name -> its bodies (tip to base order not kept).
         tips: finger name -> the body carrying its tip frame.
+        wrist: the bodies above the hand up to (not including) its forearm: ancestors of the
+            wrist body that no forearm or arm name pattern (``BODY_PART_PATTERNS``) matches,
+            stopping where the other hand's chain joins (a torso) or at the robot's root.
     """
 
     side: str
@@ -58,6 +66,7 @@ class HandBodies:
     palm: frozenset[int]
     fingers: dict[str, frozenset[int]]
     tips: dict[str, int]
+    wrist: frozenset[int] = frozenset()
 
 
 def _frame_body(model, mujoco, name: str) -> int:
@@ -109,7 +118,39 @@ def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
                 b = int(model.body_parentid[b])
             fingers[finger] = frozenset(chain or {tip})
         out[side] = HandBodies(side, frozenset(hand), frozenset(hand - moved), fingers, tips)
+    for side, bodies in out.items():
+        others = [_frame_body(model, mujoco, instance.prefix + m.wrist_frame)
+                  for s, m in instance.robot.hands.items() if s != side]
+        shared = set().union(*[_ancestors(model, b) for b in others if b >= 0])
+        bodies.wrist = _wrist_chain(scene, instance, side,
+                                    _frame_body(model, mujoco, instance.prefix
+                                                + instance.robot.hands[side].wrist_frame), shared)
     return out
+
+
+def _ancestors(model, body: int) -> set[int]:
+    out = set()
+    while body > 0:
+        body = int(model.body_parentid[body])
+        out.add(body)
+    return out
+
+
+def _wrist_chain(scene: Scene, instance: SceneInstance, side: str, wrist: int,
+                 shared: set[int]) -> frozenset[int]:
+    """Ancestors of a hand's wrist body that belong to its wrist (see :class:`HandBodies`);
+    ``shared``: the other hands' ancestors."""
+    model = scene.model
+    arm = BODY_PART_PATTERNS[f"{side}_forearm"] + BODY_PART_PATTERNS[f"{side}_arm"]
+    own = {int(b) for b in instance.body_ids}
+    chain, b = set(), int(model.body_parentid[wrist])
+    while b in own and b not in shared and model.body_parentid[b] in own:
+        short = instance.unprefixed(scene.body_name(b))
+        if any(fnmatch.fnmatchcase(short, p) for p in arm):
+            break
+        chain.add(b)
+        b = int(model.body_parentid[b])
+    return frozenset(chain)
 
 
 class PartResolver:
@@ -165,13 +206,13 @@ class PartResolver:
         return frozenset({hand.tips[finger]}) if finger in hand.tips else frozenset()
 
     def hand_of(self, instance: str, part: str) -> frozenset[int]:
-        """The whole hand that ``part`` belongs to (contacts anywhere on it are expected during
-        an interval), or the part itself for body parts."""
+        """The whole hand that ``part`` belongs to and its wrist (contacts anywhere on them are
+        expected during an interval), or the part itself for body parts."""
         k = self._instance[instance]
         bodies = self.resolve(instance, part)
         for hand in self.hands[k].values():
             if bodies and bodies <= hand.hand:
-                return hand.hand
+                return hand.hand | hand.wrist
         return bodies
 
     def body_roles(self) -> np.ndarray:

@@ -301,6 +301,25 @@ def test_humanoid_feet_may_sink_into_the_floor_knees_may_not():
                    if s != "world")
 
 
+def test_a_hand_contact_covers_the_wrist_not_the_forearm():
+    """During a declared hand contact the partner's wrist links (GR1's ``r_hand_yaw`` housing,
+    which fingers wrapped around a hand in a handshake reach) are part of the expected contact;
+    the forearm, the rest of the arm and the torso are not, and the contact itself is still
+    measured on the declared part."""
+    from dyad.sim.body_parts import PartResolver
+    from dyad.sim.scene import build_scene
+    from dyad.sim.thresholds import default_thresholds
+
+    robot = load_robot("gr1_inspire")
+    scene = build_scene([("A", robot), ("B", robot)], FPS, default_thresholds())
+    parts = PartResolver(scene)
+    names = {scene.body_name(b) for b in parts.hand_of("B", "right_palm")}
+    assert {"B/r_hand_yaw", "B/r_hand_roll", "B/r_palm", "B/r_index_distal"} <= names, names
+    assert not names & {"B/r_lower_arm_pitch", "B/r_upper_arm_yaw", "B/torso_waist_roll_link",
+                        "B/l_hand_yaw", "A/r_hand_yaw"}, names
+    assert "B/r_hand_yaw" not in {scene.body_name(b) for b in parts.resolve("B", "right_palm")}
+
+
 def _raise_and_turn(robot, frames: int, hz: float) -> np.ndarray:
     """GR1 joint targets raising, turning and bending the right arm ``hz`` times a second."""
     t = np.arange(frames) / FPS
