@@ -334,6 +334,13 @@ class BodyIK:
             # wrist housing's edges are what it meets: covering spheres there.
             groups[f"{side}_palm"] = [wrist_body]
             groups[f"{side}_forearm_edges"] = sorted(forearm)
+            # The upper arm (below the shoulder point's body) meets its own hand and wrist
+            # housing when the elbow folds past a salute; the elbow body itself is left out
+            # (it always sits against the upper arm).
+            if elbow_body in chain:
+                e = chain.index(elbow_body)
+                groups[f"{side}_upper_arm"] = sorted(chain[e + 1:top + 1])
+                groups[f"{side}_wrist"] = sorted(chain[1:e])
         lower_legs: set[str] = set()
         knee_chains = []
         for name in ("l_knee", "r_knee"):
@@ -354,6 +361,11 @@ class BodyIK:
                  ("left_forearm", "trunk"), ("right_forearm", "trunk"),
                  ("left_hand", "thighs"), ("right_hand", "thighs"),
                  ("left_forearm", "thighs"), ("right_forearm", "thighs")]
+        for side, other in (("left", "right"), ("right", "left")):
+            if f"{side}_upper_arm" in groups:
+                pairs += [(f"{side}_hand", f"{side}_upper_arm"),
+                          (f"{side}_wrist", f"{side}_upper_arm"),
+                          (f"{other}_hand", f"{side}_upper_arm")]
         self.sphere_groups = groups
         """Clearance group name -> robot bodies (documented coverage of the clearance terms)."""
         # Spheres stay inside the geoms (hands touch each other by design, a false contact
@@ -363,7 +375,8 @@ class BodyIK:
         # chain in a 6-7 cm thick shell) let hanging fingers 1-2 cm into them, so they take
         # their full covering spheres (a hand then keeps up to ~1 cm more than it needs).
         spheres_set = sphere_set(self.robot, groups, covering=(
-            "left_forearm_edges", "right_forearm_edges"), full_cover=("thighs",))
+            "left_forearm_edges", "right_forearm_edges", "left_upper_arm", "right_upper_arm",
+            "left_wrist", "right_wrist", "trunk"), full_cover=("thighs",))
         shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
                                                              "trunk", "thighs")]
         self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))

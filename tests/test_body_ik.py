@@ -256,9 +256,9 @@ def test_reachable_targets_other_humanoids(name):
     assert np.mean(errors) < 0.003
 
 
-def _hand_thigh_distance_m(robot, q_row: np.ndarray) -> float:
-    """Smallest MuJoCo signed distance between a hand geom and a thigh geom (what the sim
-    gate collides) for trajectory columns ``q_row`` of one robot."""
+def _min_distance_m(robot, q_row: np.ndarray, a, b) -> float:
+    """Smallest MuJoCo signed distance between the geoms of bodies ``a(name)`` and ``b(name)``
+    select (what the sim gate collides) for trajectory columns ``q_row`` of one robot."""
     import mujoco
 
     model = mujoco.MjModel.from_xml_string(robot.model_xml)
@@ -269,13 +269,41 @@ def _hand_thigh_distance_m(robot, q_row: np.ndarray) -> float:
     mujoco.mj_kinematics(model, data)
     body = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(b)) for b in model.geom_bodyid]
     solid = (model.geom_contype > 0) | (model.geom_conaffinity > 0)
-    hands = [g for g in range(model.ngeom) if solid[g] and ("palm" in body[g] or any(
-        f in body[g] for f in ("thumb", "index", "middle", "ring", "pinky")))]
-    thighs = [g for g in range(model.ngeom) if solid[g] and "thigh" in body[g]]
-    assert hands and thighs
+    geoms_a = [g for g in range(model.ngeom) if solid[g] and a(body[g])]
+    geoms_b = [g for g in range(model.ngeom) if solid[g] and b(body[g])]
+    assert geoms_a and geoms_b
     from_to = np.zeros(6)
-    return min(mujoco.mj_geomDistance(model, data, a, b, 0.1, from_to)
-               for a in hands for b in thighs)
+    return min(mujoco.mj_geomDistance(model, data, ga, gb, 0.2, from_to)
+               for ga in geoms_a for gb in geoms_b)
+
+
+def _hand_thigh_distance_m(robot, q_row: np.ndarray) -> float:
+    return _min_distance_m(robot, q_row, lambda n: "palm" in n or any(
+        f in n for f in ("thumb", "index", "middle", "ring", "pinky")), lambda n: "thigh" in n)
+
+
+def test_a_folded_elbow_keeps_the_wrist_off_its_upper_arm(gr1):
+    # A salute folded past what the arm allows (elbow -2.9 rad): the wrist housing sinks 3 cm
+    # into the upper arm (GR1's r_hand_yaw vs r_upper_arm_yaw). The solve keeps them apart
+    # (covering spheres on both, as the inner ones saw a 5 mm gap there) and still places
+    # the wrist near its target.
+    ik = BodyIK(gr1, follow_body=False)
+    delta = np.zeros_like(ik.q_rest)
+    for joint, value in {"r_shoulder_pitch": -1.0, "r_shoulder_roll": -1.2,
+                         "r_elbow_pitch": -2.9}.items():
+        delta[ik.model.joints[ik.model.getJointId(joint)].idx_q] = value
+    q_in = ik.q_rest + delta
+
+    def wrist_to_upper_arm(q):
+        return _min_distance_m(gr1, ik.qpos(q), lambda n: n in ("r_hand_yaw", "r_hand_roll"),
+                               lambda n: n == "r_upper_arm_yaw")
+
+    assert wrist_to_upper_arm(q_in) < -0.02
+    ik.reset()
+    q = ik.solve(ik.targets_of(q_in))
+    assert wrist_to_upper_arm(q) > -0.001  # the gate's tolerance
+    assert ik.info.point_errors_m["r_wrist"] < 0.04
+    assert {"right_upper_arm", "right_wrist"} <= set(ik.sphere_groups)
 
 
 def test_hanging_hands_stay_out_of_the_thighs(gr1):
