@@ -34,6 +34,8 @@ class Recording:
         full_qpos: (T, nq) the scene's whole ``qpos`` (for contacts and rendering).
         gravity_pending: True when ``force`` still lacks the gravity load (recorded with
             ``gravity=False``: the gate adds it from its own pass over the frames).
+        diverged: rows where the physics diverged and MuJoCo reset the state (its clock
+            went back): what was simulated from there on is not the robot's motion.
     """
 
     frame_start: int
@@ -45,6 +47,7 @@ class Recording:
     base_quat: np.ndarray
     full_qpos: np.ndarray
     gravity_pending: bool = False
+    diverged: tuple[int, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -222,8 +225,15 @@ class Simulator:
             sensor_rows.append(prepared.first[1])
             qvel_rows.append(np.zeros(scene.model.nv))
         n = t - len(qpos_rows)
+        diverged: tuple[int, ...] = ()
         if n:
             ends = np.arange(1, n + 1) * scene.substeps - 1
+            # A reset after a divergence (MuJoCo's bad-acceleration warning) sets the clock
+            # back to zero: find the substeps where it went back, as rows of the chunk.
+            clock = np.concatenate([prepared.initial_state[self._layout["time"]],
+                                    states[:, self._layout["time"]].ravel()])
+            back = np.flatnonzero(np.diff(clock) < 0)
+            diverged = tuple(sorted({int(k // scene.substeps) + len(qpos_rows) for k in back}))
             picked = states[ends]
             qpos_rows.extend(picked[:, self._layout["qpos"]])
             qvel_rows.extend(picked[:, self._layout["qvel"]])
@@ -251,7 +261,7 @@ class Simulator:
         return Recording(frame_start=frame_start, commanded=prepared.commanded,
                          qpos=full_qpos[:, scene.qpos_adr], qvel=qvel[:, scene.dof_adr],
                          force=force, base_pos=prepared.base_pos, base_quat=prepared.base_quat,
-                         full_qpos=full_qpos, gravity_pending=pending)
+                         full_qpos=full_qpos, gravity_pending=pending, diverged=diverged)
 
     def play(self, commanded: np.ndarray, base_pos: np.ndarray, base_quat: np.ndarray,
              frame_start: int = 0, gravity: bool = True) -> Recording:

@@ -20,7 +20,8 @@ LIMIT_KINDS = ("joint_position_limit", "joint_velocity_limit", "joint_accelerati
 TRACKING_KINDS = ("tracking_error",)
 COLLISION_KINDS = ("self_collision", "robot_collision", "floor_collision")
 CONTACT_KINDS = ("missed_contact", "contact_approach_speed")
-VIOLATION_KINDS = LIMIT_KINDS + TRACKING_KINDS + COLLISION_KINDS + CONTACT_KINDS
+SIMULATION_KINDS = ("simulation_diverged",)
+VIOLATION_KINDS = LIMIT_KINDS + TRACKING_KINDS + COLLISION_KINDS + CONTACT_KINDS + SIMULATION_KINDS
 
 REPORT_VERSION = 1
 
@@ -63,7 +64,8 @@ class Violation:
         """One line for people: kind, frames, subjects, measured vs limit."""
         frames = (f"frame {self.frame_start}" if self.frame_end - self.frame_start <= 1
                   else f"frames {self.frame_start}-{self.frame_end - 1}")
-        text = (f"{self.kind} at {frames}: {', '.join(self.subjects)}: "
+        subjects = f"{', '.join(self.subjects)}: " if self.subjects else ""
+        text = (f"{self.kind} at {frames}: {subjects}"
                 f"{self.measured:.4g} {self.unit} (limit {self.limit:.4g} {self.unit})")
         return text + (f"; {self.detail}" if self.detail else "")
 

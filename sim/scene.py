@@ -15,7 +15,8 @@ position actuator (``kp``, commanded position) and a velocity actuator (``kv``, 
 velocity), i.e. a feed-forward PD servo, plus a motor that takes the commanded motion's inverse-dynamics
 torque (``sim/feedforward.py``; ``simulation.servo_feedforward``). Gains come from each joint's
 largest effective inertia over the rest pose and a fixed sample of poses within the joint
-limits (``kp = I w^2``, ``kv = 2 z I w``), so every robot tracks with at least the same
+limits (``kp = I w^2``, ``kv = 2 z I w``; capped where the lightest pose would ring too fast
+for the physics step, ``SERVO_STABLE_STEP``), so every robot tracks with about the same
 bandwidth in any pose, whatever its XML's own (often RL-tuned) actuators said, as fixed gains
 tuned for the worst case do on a real robot. The rest pose alone underestimates the axial
 joints: a GR1's shoulder yaw carries 0.0045 kg m^2 with the arm hanging and 0.1-0.26 with the
@@ -557,12 +558,16 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
         if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT:
             model.eq_solref[e] = [2.0 * model.opt.timestep, 1.0]
 
-    # Servo gains from the largest effective inertia over the rest pose and sampled poses.
+    # Servo gains from the largest effective inertia over the rest pose and sampled poses,
+    # capped where the stiffness would make the joint's lightest pose ring faster than the
+    # physics step integrates stably (the stiffness is integrated explicitly).
     rest = rest_qpos(model)
-    inertia = servo_inertia(model, data, rest)[dof_adr]
+    omega = 2.0 * math.pi * float(sim["servo_bandwidth_hz"])
+    largest, smallest = servo_inertia(model, data, rest)
+    ceiling = smallest * (SERVO_STABLE_STEP / (omega * model.opt.timestep)) ** 2
+    inertia = np.minimum(largest, ceiling)[dof_adr]
     data.qpos[:] = rest
     mujoco.mj_forward(model, data)
-    omega = 2.0 * math.pi * float(sim["servo_bandwidth_hz"])
     zeta = float(sim["servo_damping_ratio"])
     passive_damping = model.dof_damping[dof_adr]
     # Inertia-dominated joints get a critically damped PD of bandwidth w; joints whose own
@@ -696,11 +701,18 @@ SERVO_INERTIA_POSES = 64
 """Poses sampled (uniformly within the joint limits, fixed seed) for the servo inertia."""
 
 
+SERVO_STABLE_STEP = 1.5
+"""Largest ``w dt`` a servo may reach in its lightest pose (``w = sqrt(kp / I)``; an explicitly
+integrated spring diverges past 2). Caps the GR1 shoulder yaw's servo inertia at ~23x its
+hanging-arm figure: a high five's stiff contacts made the uncapped gains blow up."""
+
+
 def servo_inertia(model, data, rest: np.ndarray, poses: int = SERVO_INERTIA_POSES,
-                  seed: int = 0) -> np.ndarray:
-    """(nv,) largest diagonal of the joint-space inertia matrix over ``rest`` and ``poses``
-    configurations with every limited hinge and slide drawn uniformly in its range (free
-    joints stay at rest). Deterministic: the same model gives the same gains."""
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(nv,) largest and (nv,) smallest diagonal of the joint-space inertia matrix over
+    ``rest`` and ``poses`` configurations with every limited hinge and slide drawn uniformly
+    in its range (free joints stay at rest). Deterministic: the same model gives the same
+    gains."""
     import mujoco
 
     rng = np.random.default_rng(seed)
@@ -709,7 +721,7 @@ def servo_inertia(model, data, rest: np.ndarray, poses: int = SERVO_INERTIA_POSE
     adr = np.array([model.jnt_qposadr[j] for j in limited], dtype=int)
     lo, hi = (model.jnt_range[limited].T if limited else (np.zeros(0), np.zeros(0)))
     full = np.zeros((model.nv, model.nv))
-    largest = np.zeros(model.nv)
+    largest, smallest = np.zeros(model.nv), np.full(model.nv, np.inf)
     saved = data.qpos.copy()
     for k in range(poses + 1):
         data.qpos[:] = rest
@@ -718,9 +730,10 @@ def servo_inertia(model, data, rest: np.ndarray, poses: int = SERVO_INERTIA_POSE
         mujoco.mj_forward(model, data)
         mujoco.mj_fullM(model, data, full)
         largest = np.maximum(largest, np.diag(full))
+        smallest = np.minimum(smallest, np.diag(full))
     data.qpos[:] = saved
     mujoco.mj_forward(model, data)
-    return largest
+    return largest, smallest
 
 
 def rest_qpos(model) -> np.ndarray:

@@ -399,3 +399,35 @@ def test_bad_feedforward_choice_is_a_clear_error(right):
     bad = default_thresholds().with_overrides({"simulation": {"servo_feedforward": "magic"}})
     with pytest.raises(ThresholdsError, match="servo_feedforward"):
         validate(one_hand(right, np.tile(open_pose(right), (10, 1))), bad)
+
+
+def test_a_physics_reset_is_reported_and_never_passed(right):
+    """When MuJoCo resets a diverged simulation (its bad-acceleration warning) the clock goes
+    back to zero: the recording marks that frame and the gate fails the chunk with
+    ``simulation_diverged`` from there on, whatever the other checks say."""
+    from mujoco import rollout
+
+    from dyad.sim.playback import control_spec
+
+    traj = one_hand(right, np.tile(open_pose(right), (10, 1)))
+    validator = StreamingValidator()
+    sim_args = validator.begin(traj)
+    sim = validator.simulator
+    prepared = sim.prepare(*sim_args)
+    states, sensors = rollout.rollout(sim.model, sim.data, prepared.initial_state[None],
+                                      prepared.control[None], control_spec=control_spec(mujoco),
+                                      initial_warmstart=prepared.warmstart[None])
+    states, sensors = states[0].copy(), sensors[0]
+    # Row 0 is the start pose; row r ends at substep r * S - 1. Reset inside row 6.
+    substeps = validator.scene.substeps
+    k = 5 * substeps + 1
+    states[k:, 0] -= states[k, 0]
+    rec = sim.record(prepared, states, sensors, None, 0, gravity=False)
+    assert rec.diverged == (6,)
+    report = validator.check_recorded(traj, rec)
+    assert not report.passed
+    [diverged] = report.of_kind("simulation_diverged")
+    assert (diverged.frame_start, diverged.frame_end) == (6, 10)
+    assert "simulation_diverged at frames 6-9: 1 resets" in diverged.describe()
+    # the same chunk, simulated as it is: no reset, a pass
+    assert validate(traj).passed
