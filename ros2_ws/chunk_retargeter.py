@@ -18,6 +18,7 @@ from dyad.motion import MotionChunk
 from dyad.retarget.trajectory import RobotTrajectory
 from dyad.skeletons import SKELETONS
 
+from .command_limiter import CommandLimiter
 from .robot_hands import RobotHands
 from .robot_set import RobotSet
 
@@ -86,15 +87,22 @@ class ChunkRetargeter:
         robot_set: the robots (one hand per instance).
         sources: ``INSTANCE=AGENT[:SIDE]`` entries (see the module docstring).
         convention: keypoint convention of the motion (generated motion is world-frame hand21).
+        speed_limits: joint speed limits the retargeted stream keeps to (``velocity_margin``
+            of each joint's limit; ``Thresholds.time_scaling_config()`` gives the sim gate's):
+            a live stream cannot be slowed down in time as an offline clip is, so a joint
+            asked to move faster follows at its top speed and catches up (those frames are
+            ``clamped``); mimic followers are recomputed from their leaders. None: off.
     """
 
     def __init__(self, robot_set: RobotSet, sources: Sequence[str] = (),
-                 convention: str = "hand21_world"):
+                 convention: str = "hand21_world", speed_limits=None):
         self.robot_set = robot_set
         self.hands = RobotHands(robot_set, convention)
         self.sources = parse_sources(sources, self.hands.instances)
         self.stream = None
         self.next_frame = 0
+        self.limiter = None if speed_limits is None else _speed_limiter(robot_set, speed_limits)
+        self._mimic = _mimic_columns(robot_set)
 
     def retarget(self, chunk: MotionChunk, stream, source: str = "") -> RobotTrajectory:
         """The robot chunk of ``chunk``; a new ``stream`` id starts cold.
@@ -104,6 +112,8 @@ class ChunkRetargeter:
         """
         if stream != self.stream:
             self.hands.reset()
+            if self.limiter is not None:
+                self.limiter.reset()
             self.stream = stream
         elif chunk.start_frame != self.next_frame:
             raise DyadInputError(f"chunk starts at frame {chunk.start_frame}; the stream expects "
@@ -116,7 +126,46 @@ class ChunkRetargeter:
             qpos[t], frame_status = self.hands.step({i: k[t] for i, k in per_instance.items()})
             if any(s != "ok" for s in frame_status.values()):
                 status[t] = "held"
+        if self.limiter is not None:
+            for t in range(chunk.num_frames):
+                wanted = qpos[t].copy()
+                qpos[t], _ = self.limiter.limit(wanted, 1.0 / chunk.fps)
+                follower, leader, mult, offset = self._mimic
+                qpos[t, follower] = mult * qpos[t, leader] + offset
+                self.limiter.last = qpos[t].copy()
+                if status[t] == "ok" and not np.allclose(qpos[t], wanted, atol=1e-9):
+                    status[t] = "clamped"
         self.next_frame = chunk.start_frame + chunk.num_frames
         return RobotTrajectory(qpos=qpos, joint_names=self.robot_set.joint_names, fps=chunk.fps,
                                instances=self.robot_set.instances, status=status.astype(str),
                                start_frame=chunk.start_frame, source=source)
+
+
+def _speed_limiter(robot_set: RobotSet, limits) -> CommandLimiter:
+    """A :class:`CommandLimiter` at ``velocity_margin`` of each joint's speed limit."""
+    speed = np.full(len(robot_set.joint_names), np.inf)
+    index = {n: i for i, n in enumerate(robot_set.joint_names)}
+    for instance, robot_name in robot_set.instances:
+        prefix = robot_set.column_prefix(instance)
+        for joint in robot_set.robots[instance].joint_names:
+            limit = limits.joint_limit(robot_name, joint, False)
+            if limit is not None and prefix + joint in index:
+                speed[index[prefix + joint]] = limits.velocity_margin * limit
+    return CommandLimiter(robot_set.joint_names, robot_set.lower, robot_set.upper,
+                          np.where(np.isfinite(speed), speed, 1e9))
+
+
+def _mimic_columns(robot_set: RobotSet) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+    """(follower columns, leader columns, multipliers, offsets) of every mimic coupling."""
+    index = {n: i for i, n in enumerate(robot_set.joint_names)}
+    rows = []
+    for instance, _ in robot_set.instances:
+        prefix = robot_set.column_prefix(instance)
+        for follower, leader, mult, offset in robot_set.robots[instance].mimic:
+            if prefix + follower in index and prefix + leader in index:
+                rows.append((index[prefix + follower], index[prefix + leader], mult, offset))
+    if not rows:
+        return (np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0), np.zeros(0))
+    f, lead, m, o = zip(*rows)
+    return np.array(f), np.array(lead), np.array(m, dtype=float), np.array(o, dtype=float)

@@ -5,7 +5,9 @@ Subscribes ``/dyad/human_motion`` (trajectory_msgs/MultiDOFJointTrajectory); pub
 which is *unchecked*: only the validator node reads it.
 
 Parameters: ``robots`` (``INSTANCE=ROBOT`` entries, shared by the whole graph), ``sources``
-(which human hand drives which instance, see ``chunk_retargeter.py``), ``convention``.
+(which human hand drives which instance, see ``chunk_retargeter.py``), ``convention``,
+``limit_speed`` (default true: joints keep to 90 % of the sim gate's speed limits as chunks
+are retargeted, since a live stream cannot be slowed down in time as offline clips are).
 Chunks of an older stream than the current one are dropped; a new stream starts cold.
 """
 
@@ -34,6 +36,8 @@ class RetargetNode(DyadNode):
         sources = self.param("sources", [""], "INSTANCE=AGENT[:SIDE] entries ('' = by name)")
         convention = self.param("convention", "hand21_world", "keypoint convention of motion")
         self.fps = self.param("fps", 30.0, "frame rate of one-frame chunks")
+        limit_speed = self.param("limit_speed", True,
+                                 "keep joints to the sim gate's speed limits while retargeting")
         self.pub = self.create_publisher(JointTrajectory, "/dyad/robot/joint_trajectory",
                                          CHUNK_QOS)
         self.retargeter = None
@@ -42,7 +46,13 @@ class RetargetNode(DyadNode):
             from .robot_set import load_robot_set
 
             robot_set = load_robot_set(robots)
-            self.retargeter = ChunkRetargeter(robot_set, [s for s in sources if s], convention)
+            limits = None
+            if limit_speed:
+                from dyad.sim.thresholds import default_thresholds
+
+                limits = default_thresholds().time_scaling_config()
+            self.retargeter = ChunkRetargeter(robot_set, [s for s in sources if s], convention,
+                                              speed_limits=limits)
         except DyadError as exc:
             self.set_state("error: configuration", f"cannot retarget: {exc}", level=ERROR)
             return

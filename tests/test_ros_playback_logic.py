@@ -226,3 +226,45 @@ def test_chunk_retargeter_holds_bad_frames(two_hands):
     left = [i for i, n in enumerate(two_hands.joint_names) if n.startswith("left/")]
     np.testing.assert_allclose(bad.qpos[:, right], np.repeat(good.qpos[-1:, right], 8, axis=0))
     assert np.ptp(bad.qpos[:, left], axis=0).max() > 0   # the left hand goes on moving
+
+
+def test_chunk_retargeter_keeps_a_fast_stream_to_the_gate_speed_limits(two_hands):
+    """Fingers counting three times too fast: without limits the stream exceeds the Inspire
+    finger speed (4.54 rad/s) and the gate would block it; with the gate's limits every joint
+    stays within ``velocity_margin`` of its limit across chunk boundaries, mimic couplings
+    stay exact, the slowed frames say ``clamped``, and the streaming gate passes the speeds."""
+    from dyad.sim.gate import StreamingValidator
+    from dyad.sim.thresholds import default_thresholds
+
+    fast = _fingers_clip().joints[::3]
+    limits = default_thresholds().time_scaling_config()
+
+    def stream(retargeter):
+        out = []
+        for start in range(0, 40, 8):
+            chunk = MotionChunk(fast[start:start + 8], start, 30.0, "hand21", ("left", "right"))
+            out.append(retargeter.retarget(chunk, (1, 0)))
+        return out
+
+    free = np.concatenate([c.qpos for c in stream(ChunkRetargeter(two_hands))])
+    chunks = stream(ChunkRetargeter(two_hands, speed_limits=limits))
+    limited = np.concatenate([c.qpos for c in chunks])
+    names = two_hands.joint_names
+    index = names.index("right/joint_r_index_proximal")
+    assert (np.abs(np.diff(free[:, index])) * 30).max() > 4.54
+    speed = np.abs(np.diff(limited, axis=0)) * 30.0
+    for j, name in enumerate(names):
+        robot = dict(two_hands.instances)[name.split("/")[0]]
+        limit = limits.joint_limit(robot, name.split("/")[1], False)
+        assert speed[:, j].max() <= limits.velocity_margin * limit * 1.07 + 1e-9, name
+    for instance, _ in two_hands.instances:
+        for follower, leader, mult, offset in two_hands.robots[instance].mimic:
+            np.testing.assert_allclose(
+                limited[:, names.index(f"{instance}/{follower}")],
+                mult * limited[:, names.index(f"{instance}/{leader}")] + offset, atol=1e-9)
+    status = np.concatenate([c.status for c in chunks])
+    assert (status == "clamped").any() and set(status) <= {"ok", "clamped"}
+    validator = StreamingValidator()
+    for chunk in chunks:
+        report = validator.check(chunk)
+        assert not report.of_kind("joint_velocity_limit"), report.describe()
