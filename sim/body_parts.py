@@ -90,11 +90,12 @@ def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
     import mujoco
 
     model = scene.model
-    out = {}
+    out, wrists = {}, {}
     for side, mapping in instance.robot.hands.items():
         wrist = _frame_body(model, mujoco, instance.prefix + mapping.wrist_frame)
         if wrist < 0:
             continue
+        wrists[side] = wrist
         hand = _subtree(model, wrist)
         finger_joint_ids = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, instance.prefix + j)
                             for j in mapping.finger_joints}
@@ -119,12 +120,8 @@ def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
             fingers[finger] = frozenset(chain or {tip})
         out[side] = HandBodies(side, frozenset(hand), frozenset(hand - moved), fingers, tips)
     for side, bodies in out.items():
-        others = [_frame_body(model, mujoco, instance.prefix + m.wrist_frame)
-                  for s, m in instance.robot.hands.items() if s != side]
-        shared = set().union(*[_ancestors(model, b) for b in others if b >= 0])
-        bodies.wrist = _wrist_chain(scene, instance, side,
-                                    _frame_body(model, mujoco, instance.prefix
-                                                + instance.robot.hands[side].wrist_frame), shared)
+        shared = set().union(*[_ancestors(model, b) for s, b in wrists.items() if s != side])
+        bodies.wrist = _wrist_chain(scene, instance, side, wrists[side], shared)
     return out
 
 

@@ -229,14 +229,13 @@ class StreamingValidator:
         summary.update(figures)
         violations += contact_violations
         summary.update(contact_figures)
-        for row in rec.diverged:
+        if rec.diverged:
+            first = chunk.start_frame + rec.diverged[0]
             violations.append(Violation(
-                "simulation_diverged", chunk.start_frame + row,
-                chunk.start_frame + chunk.num_frames, (), float(len(rec.diverged)), 0.0,
-                "resets", "the physics diverged and MuJoCo reset the state: contact or servo "
-                "forces too stiff for the step; the figures after this frame are not the "
-                "robot's motion", chunk.start_frame + row))
-            break
+                "simulation_diverged", first, chunk.start_frame + chunk.num_frames, (),
+                float(len(rec.diverged)), 0.0, "resets", "the physics diverged and MuJoCo "
+                "reset the state: contact or servo forces too stiff for the step; the figures "
+                "after this frame are not the robot's motion", first))
         t2 = time.perf_counter()
 
         self._history = np.concatenate([self._history, commanded], axis=0)[-2:]

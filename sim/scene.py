@@ -19,7 +19,7 @@ limits (``kp = I w^2``, ``kv = 2 z I w``; capped where the lightest pose would r
 for the physics step, ``SERVO_STABLE_STEP``), so every robot tracks with about the same
 bandwidth in any pose, whatever its XML's own (often RL-tuned) actuators said, as fixed gains
 tuned for the worst case do on a real robot. The rest pose alone underestimates the axial
-joints: a GR1's shoulder yaw carries 0.0045 kg m^2 with the arm hanging and 0.1-0.26 with the
+joints: a GR1's shoulder yaw carries 0.009 kg m^2 with the arm hanging and 0.1-0.26 with the
 elbow bent, so gains from the rest pose left it a 1 Hz servo that overshot and rang for a second
 after every wave. Gravity is compensated through the actuators, so the
 gravity load counts against force limits. The model's own actuators are removed; their force
