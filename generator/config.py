@@ -86,12 +86,17 @@ class SamplingOptions:
             lower trades diversity for typicality).
         enforce_bone_lengths: project every chunk onto the bone lengths of the first chunk,
             so the skeleton keeps its size over a long stream.
+        blend_boundaries: inertialise chunk boundaries: a chunk's first frame is moved onto
+            where the history was heading (constant velocity), and that offset fades out over
+            the chunk, so a chunk that starts off (measured: a partner standing 3-4 m away
+            jumping 0.3-0.5 m at the first boundary) continues the motion instead.
     """
 
     steps: int = 4
     guidance: float = 2.0
     noise_scale: float = 1.0
     enforce_bone_lengths: bool = True
+    blend_boundaries: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and 1 <= self.steps <= 8):

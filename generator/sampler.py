@@ -81,6 +81,21 @@ def sample_chunk(model: ChunkFlowModel, mode: str, text_ctx, history: torch.Tens
     return x
 
 
+def blend_boundary(chunk: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+    """Inertialise a chunk's start: (B, C, 2, J, 3) world chunk, (B, H >= 2, 2, J, 3) history.
+
+    The chunk's first frame is compared with where the last two history frames were heading
+    (constant velocity); the difference is removed from the first frame and fades out along
+    the chunk (smoothstep), so the chunk ends where the network put it."""
+    expected = 2.0 * history[:, -1] - history[:, -2]
+    offset = chunk[:, 0] - expected
+    frames = chunk.shape[1]
+    u = torch.linspace(0.0, 1.0, frames, device=chunk.device, dtype=chunk.dtype) \
+        if frames > 1 else torch.zeros(1, device=chunk.device, dtype=chunk.dtype)
+    fade = 1.0 - u * u * (3.0 - 2.0 * u)
+    return chunk - offset[:, None] * fade[None, :, None, None, None]
+
+
 class ChunkStream:
     """Makes a batch of motions chunk by chunk (all of one mode and length).
 
@@ -131,6 +146,9 @@ class ChunkStream:
             values = sample_chunk(model, mode, self.text_ctx, hist, valid, elapsed,
                                   noise * self.options.noise_scale, self.options, k)
             world = decode_chunk(model, mode, values, origin, yaw)
+            if self.options.blend_boundaries and history_world is not None \
+                    and history_world.shape[1] >= 2:
+                world = blend_boundary(world, history_world)
             if self.options.enforce_bone_lengths:
                 if reference_lengths is None:
                     reference_lengths = bone_lengths(world, spec.parents).median(dim=1).values

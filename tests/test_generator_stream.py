@@ -266,3 +266,24 @@ def test_packaged_model_claps_and_the_record_lists_the_measured_contact():
     assert 0 <= c.start < c.end <= motion.num_frames
     assert motion.contact_distance(c)[c.start:c.end].min() < 0.05
     assert motion.meta["generator"]["contacts"] == "measured on the generated joints"
+
+
+def test_blend_boundary_continues_the_history_and_ends_where_the_network_put_it():
+    """A chunk that starts 0.4 m off where the history was heading (a partner who jumped at a
+    chunk boundary) is inertialised: its first frame continues the history at constant
+    velocity, the offset fades out, the last frame is untouched, and no step is larger than
+    the offset spread over the chunk."""
+    from dyad.generator.sampler import blend_boundary
+
+    velocity = torch.tensor([0.01, 0.0, 0.0])           # 0.3 m/s along X
+    history = torch.stack([torch.zeros(2, 3, 3) + k * velocity for k in range(4)])[None]
+    chunk = torch.stack([torch.zeros(2, 3, 3) + (4 + k) * velocity for k in range(16)])[None]
+    chunk[:, :, 1] += torch.tensor([0.4, 0.0, 0.0])     # agent B 0.4 m off, whole chunk
+    out = blend_boundary(chunk, history)
+    torch.testing.assert_close(out[:, 0], 2 * history[:, -1] - history[:, -2])
+    torch.testing.assert_close(out[:, -1], chunk[:, -1])
+    steps = (out[:, 1:] - out[:, :-1]).norm(dim=-1)
+    assert steps.max() < 0.01 + 1.6 * 0.4 / 15            # smoothstep peaks at 1.5x the mean
+    # A chunk already continuing the history is left as it is.
+    clean = torch.stack([torch.zeros(2, 3, 3) + (4 + k) * velocity for k in range(16)])[None]
+    torch.testing.assert_close(blend_boundary(clean, history), clean)
