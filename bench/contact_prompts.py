@@ -5,7 +5,7 @@ in at least 8 of 10 seeds. A seed counts when, on some frame, the two parts' nea
 within ``--touch-m`` (default 0.05 m: the contract's contact distance between joint centres,
 which sit inside the hand) — measured on the generated joints, never read from a label.
 
-    dyad bench contact-prompts [--seeds 10] [--seconds 4] [--checkpoint FILE]
+    dyad bench contact-prompts [--seeds 30] [--seconds 4] [--checkpoint FILE]
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ PROMPTS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dyad bench contact-prompts``."""
-    parser.add_argument("--seeds", type=int, default=10, help="seeds per prompt (default 10)")
+    parser.add_argument("--seeds", type=int, default=30,
+                        help="seeds per prompt (default 30: with 10, one model read 6/10 and "
+                             "9/30 handshakes)")
     parser.add_argument("--seconds", type=float, default=4.0, help="motion length (default 4)")
     parser.add_argument("--touch-m", type=float, default=0.05,
                         help="joint distance that counts as touching (default 0.05 m)")
