@@ -34,8 +34,9 @@ class Recording:
         full_qpos: (T, nq) the scene's whole ``qpos`` (for contacts and rendering).
         gravity_pending: True when ``force`` still lacks the gravity load (recorded with
             ``gravity=False``: the gate adds it from its own pass over the frames).
-        diverged: rows where the physics diverged and MuJoCo reset the state (its clock
-            went back): what was simulated from there on is not the robot's motion.
+        diverged: rows where the physics diverged: MuJoCo reset the state (its clock went
+            back) or the state is not finite (a backend that does not reset): what was
+            simulated from there on is not the robot's motion.
     """
 
     frame_start: int
@@ -233,8 +234,11 @@ class Simulator:
             clock = np.concatenate([prepared.initial_state[self._layout["time"]],
                                     states[:, self._layout["time"]].ravel()])
             back = np.flatnonzero(np.diff(clock) < 0)
-            diverged = tuple(sorted({int(k // scene.substeps) + len(qpos_rows) for k in back}))
             picked = states[ends]
+            # A backend that does not reset (MuJoCo Warp) leaves non-finite states instead.
+            broken = np.flatnonzero(~np.isfinite(picked).all(axis=1))
+            diverged = tuple(sorted({int(k // scene.substeps) + len(qpos_rows) for k in back}
+                                    | {int(k) + len(qpos_rows) for k in broken}))
             qpos_rows.extend(picked[:, self._layout["qpos"]])
             qvel_rows.extend(picked[:, self._layout["qvel"]])
             sensor_rows.extend(sensordata[ends])

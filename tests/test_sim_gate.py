@@ -429,5 +429,16 @@ def test_a_physics_reset_is_reported_and_never_passed(right):
     [diverged] = report.of_kind("simulation_diverged")
     assert (diverged.frame_start, diverged.frame_end) == (6, 10)
     assert "simulation_diverged at frames 6-9: 1 resets" in diverged.describe()
+    # A backend that does not reset (MuJoCo Warp) leaves non-finite states: the same verdict.
+    validator = StreamingValidator()
+    validator.begin(traj)
+    states, _ = rollout.rollout(validator.simulator.model, validator.simulator.data,
+                                prepared.initial_state[None], prepared.control[None],
+                                control_spec=control_spec(mujoco),
+                                initial_warmstart=prepared.warmstart[None])
+    states = states[0].copy()
+    states[7 * substeps:, 1:] = np.nan
+    rec = validator.simulator.record(prepared, states, sensors, None, 0, gravity=False)
+    assert rec.diverged == (8, 9)
     # the same chunk, simulated as it is: no reset, a pass
     assert validate(traj).passed
