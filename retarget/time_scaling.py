@@ -16,7 +16,7 @@ time-parameterisation, here per frame interval):
   (360 rad/s^2, the retargeter's step bound meeting a human turn) lags by tenths of a radian
   in simulation even with an inverse-dynamics feed-forward;
 - **approach speed**: two hands, or a hand and another robot's body, closing faster than a
-  braking curve allows (``max_approach_speed_m_s`` at touch, more farther away:
+  braking curve allows (sphere pair by sphere pair, so the part that leads into a touch counts) (``max_approach_speed_m_s`` at touch, more farther away:
   ``sqrt(v^2 + 2 a gap)`` with ``approach_deceleration_m_s2``) are slowed so they arrive at
   the allowed speed. Distances come from the sphere models of the links
   (``collision_spheres.robot_link_spheres``, covering radii: a slight under-estimate of the
@@ -212,11 +212,28 @@ def approach_slowdown(traj: RobotTrajectory, robots: Mapping[str, RobotModel],
                 continue  # bodies meet through their hands, or not at all
             if ki == kj and "body" in (gi, gj):
                 continue  # own body: the IK's clearance business, not an approach
-            gap = _min_gap(ci, ri, cj, rj, config.approach_range_m)
-            closing = (gap[:-1] - gap[1:]) * traj.fps
-            allowed = np.sqrt(v * v + 2.0 * a * np.clip(gap[1:], 0.0, None))
-            approaching = (gap[:-1] > 0.0) & (gap[1:] < config.approach_range_m) & (closing > 0)
-            need = np.maximum(need, np.where(approaching, closing / allowed, 1.0))
+            need = np.maximum(need, _pair_need(ci, ri, cj, rj, traj.fps, v, a,
+                                               config.approach_range_m))
+    return need
+
+
+def _pair_need(ca: np.ndarray, ra: np.ndarray, cb: np.ndarray, rb: np.ndarray, fps: float,
+               v: float, a: float, reach_m: float, block: int = 32) -> np.ndarray:
+    """(T-1,) stretch each interval needs so that no sphere pair of two sets closes faster
+    than the braking curve. Pair by pair, not the sets' smallest gap: the part that leads into
+    a touch (a thumb ahead of its palm) is not always the pair nearest the frame before."""
+    need = np.ones(max(len(ca) - 1, 0))
+    nearest = _min_gap(ca, ra, cb, rb, reach_m)
+    near = np.flatnonzero(np.minimum(nearest[:-1], nearest[1:]) < reach_m)
+    radii = ra[:, None] + rb[None, :]
+    for start in range(0, len(near), block):
+        t = near[start:start + block]
+        before = np.linalg.norm(ca[t][:, :, None] - cb[t][:, None], axis=3) - radii
+        after = np.linalg.norm(ca[t + 1][:, :, None] - cb[t + 1][:, None], axis=3) - radii
+        closing = (before - after) * fps
+        allowed = np.sqrt(v * v + 2.0 * a * np.clip(after, 0.0, None))
+        approaching = (before > 0.0) & (after < reach_m) & (closing > 0)
+        need[t] = np.where(approaching, closing / allowed, 1.0).max(axis=(1, 2))
     return need
 
 

@@ -163,3 +163,24 @@ def test_config_follows_the_robot_entries_first_match(right):
     assert cfg.max_approach_speed_m_s == pytest.approx(0.75 * 0.6)
     assert cfg.joint_limit("inspire_right", "joint_r_index_proximal", False,
                            "acceleration") == 250.0
+
+
+def test_the_part_that_leads_into_a_touch_is_braked_not_only_the_nearest():
+    """One part rests 2 cm from the other hand while a second part of the same hand comes in
+    at 1 m/s from 10 cm: the sets' smallest gap does not move until the moving part overtakes,
+    but the pair that will touch is braked from the start."""
+    from dyad.retarget.time_scaling import _min_gap, _pair_need
+
+    frames = 6
+    x = 0.1 - 1.0 / FPS * np.arange(frames)              # the moving sphere's gap, metres
+    ca = np.zeros((frames, 2, 3))
+    ca[:, 0, 0] = 0.04                                    # resting: 2 cm gap (radii 1 cm each)
+    ca[:, 1, 1] = x + 0.02                                # moving: closing along Y
+    cb = np.zeros((frames, 1, 3))
+    ra, rb = np.full(2, 0.01), np.full(1, 0.01)
+    smallest = _min_gap(ca, ra, cb, rb, 0.2)
+    np.testing.assert_allclose(smallest[:3], 0.02)        # the nearest part does not move
+    need = _pair_need(ca, ra, cb, rb, FPS, 0.45, 3.0, 0.2)
+    allowed = np.sqrt(0.45 ** 2 + 2 * 3.0 * x[1:3])
+    np.testing.assert_allclose(need[:2], 1.0 / allowed, rtol=1e-9)
+    assert need[:2].min() > 1.2
