@@ -16,9 +16,10 @@ time-parameterisation, here per frame interval):
   (360 rad/s^2, the retargeter's step bound meeting a human turn) lags by tenths of a radian
   in simulation even with an inverse-dynamics feed-forward;
 - **approach speed**: two hands, or a hand and another robot's body, closing faster than a
-  braking curve allows (sphere pair by sphere pair, so the part that leads into a touch counts) (``max_approach_speed_m_s`` at touch, more farther away:
+  braking curve allows (``max_approach_speed_m_s`` at touch, more farther away:
   ``sqrt(v^2 + 2 a gap)`` with ``approach_deceleration_m_s2``) are slowed so they arrive at
-  the allowed speed. Distances come from the sphere models of the links
+  the allowed speed, sphere pair by sphere pair (the part that leads into a touch, a thumb
+  ahead of its palm, is often not the pair nearest the frame before). Distances come from the sphere models of the links
   (``collision_spheres.robot_link_spheres``, covering radii: a slight under-estimate of the
   gap, so braking starts a little early); an interval that starts with the spheres already
   overlapping (hands in contact, sliding) is not an approach.
@@ -72,8 +73,8 @@ class TimeScalingConfig:
         joint_acceleration_limits, default_acceleration_rad_s2, default_acceleration_m_s2:
             the same for accelerations (rad/s^2, m/s^2; None: unlimited).
         acceleration_margin: joints accelerate at most this fraction of their limit (a servo
-            tracks a rounded corner; half the sim gate's generic 250 rad/s^2 keeps the
-            GR1's shoulder within the gate's tracking tolerance, ``dyad bench gate-pass``).
+            follows a rounded corner better than a sharp one, and the gate's own finite
+            differences need room).
         max_approach_speed_m_s: relative speed at which two hands (or a hand and another
             robot) may meet; None: approach speed is not limited.
         approach_deceleration_m_s2: braking allowed before the touch: at a gap ``g`` the
@@ -223,8 +224,8 @@ def _pair_need(ca: np.ndarray, ra: np.ndarray, cb: np.ndarray, rb: np.ndarray, f
     than the braking curve. Pair by pair, not the sets' smallest gap: the part that leads into
     a touch (a thumb ahead of its palm) is not always the pair nearest the frame before."""
     need = np.ones(max(len(ca) - 1, 0))
-    nearest = _min_gap(ca, ra, cb, rb, reach_m)
-    near = np.flatnonzero(np.minimum(nearest[:-1], nearest[1:]) < reach_m)
+    close = _near(ca, ra, cb, rb, reach_m)
+    near = np.flatnonzero(close[:-1] | close[1:])
     radii = ra[:, None] + rb[None, :]
     for start in range(0, len(near), block):
         t = near[start:start + block]
@@ -371,17 +372,22 @@ def _slerp(q0: np.ndarray, q1: np.ndarray, u: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- spheres
 
 
-def _min_gap(ca: np.ndarray, ra: np.ndarray, cb: np.ndarray, rb: np.ndarray,
-             reach_m: float) -> np.ndarray:
-    """(T,) smallest surface gap between two sphere sets over time (``reach_m`` + bound
-    radius when the sets are surely farther)."""
+def _near(ca: np.ndarray, ra: np.ndarray, cb: np.ndarray, rb: np.ndarray,
+          reach_m: float) -> np.ndarray:
+    """(T,) whether two sphere sets may be within ``reach_m`` (their bounding spheres are)."""
     bound_a = ca.mean(axis=1)
     bound_b = cb.mean(axis=1)
     rad_a = (np.linalg.norm(ca - bound_a[:, None], axis=2) + ra).max(axis=1)
     rad_b = (np.linalg.norm(cb - bound_b[:, None], axis=2) + rb).max(axis=1)
-    far = np.linalg.norm(bound_a - bound_b, axis=1) - rad_a - rad_b
+    return np.linalg.norm(bound_a - bound_b, axis=1) - rad_a - rad_b < reach_m
+
+
+def _min_gap(ca: np.ndarray, ra: np.ndarray, cb: np.ndarray, rb: np.ndarray,
+             reach_m: float) -> np.ndarray:
+    """(T,) smallest surface gap between two sphere sets over time (``reach_m`` + 1 where the
+    sets are surely farther)."""
     gap = np.full(len(ca), reach_m + 1.0)
-    near = np.flatnonzero(far < reach_m)
+    near = np.flatnonzero(_near(ca, ra, cb, rb, reach_m))
     if len(near):
         d = np.linalg.norm(ca[near][:, :, None] - cb[near][:, None], axis=3)
         gap[near] = (d - ra[None, :, None] - rb[None, None, :]).min(axis=(1, 2))

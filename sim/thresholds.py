@@ -118,8 +118,8 @@ class Thresholds:
     def time_scaling_config(self, approach_margin: float = 0.75, **options):
         """The gate's speed limits as a retargeting time-scaling config
         (:class:`dyad.retarget.time_scaling.TimeScalingConfig`): joints slowed to these joint
-        speeds and accelerations (per-robot entries, then the defaults) and hands brought together at
-        ``approach_margin`` times the gate's approach speed (the checker measures the
+        speeds and accelerations (per-robot entries, then the defaults) and hands brought
+        together at ``approach_margin`` times the gate's approach speed (the checker measures the
         simulated contact points, the time scaler a sphere model of the links: the margin
         covers the difference).
 
