@@ -712,17 +712,15 @@ def servo_inertia(model, data, rest: np.ndarray, poses: int = SERVO_INERTIA_POSE
     """(nv,) largest and (nv,) smallest diagonal of the joint-space inertia matrix over
     ``rest`` and ``poses`` configurations with every limited hinge and slide drawn uniformly
     in its range (free joints stay at rest). Deterministic: the same model gives the same
-    gains."""
+    gains. Leaves ``data`` posed at the last sample."""
     import mujoco
 
     rng = np.random.default_rng(seed)
-    limited = [j for j in range(model.njnt)
-               if model.jnt_limited[j] and model.jnt_type[j] in (2, 3)]  # slide, hinge
+    limited = _limited_joints(model)
     adr = np.array([model.jnt_qposadr[j] for j in limited], dtype=int)
     lo, hi = (model.jnt_range[limited].T if limited else (np.zeros(0), np.zeros(0)))
     full = np.zeros((model.nv, model.nv))
     largest, smallest = np.zeros(model.nv), np.full(model.nv, np.inf)
-    saved = data.qpos.copy()
     for k in range(poses + 1):
         data.qpos[:] = rest
         if k > 0:
@@ -731,18 +729,20 @@ def servo_inertia(model, data, rest: np.ndarray, poses: int = SERVO_INERTIA_POSE
         mujoco.mj_fullM(model, data, full)
         largest = np.maximum(largest, np.diag(full))
         smallest = np.minimum(smallest, np.diag(full))
-    data.qpos[:] = saved
-    mujoco.mj_forward(model, data)
     return largest, smallest
+
+
+def _limited_joints(model) -> list[int]:
+    """Ids of the limited slide and hinge joints."""
+    return [j for j in range(model.njnt) if model.jnt_limited[j] and model.jnt_type[j] in (2, 3)]
 
 
 def rest_qpos(model) -> np.ndarray:
     """The model's ``qpos0`` with every limited joint clipped into its range."""
     q = model.qpos0.copy()
-    for j in range(model.njnt):
-        if model.jnt_limited[j] and model.jnt_type[j] in (2, 3):  # slide, hinge
-            adr = model.jnt_qposadr[j]
-            q[adr] = np.clip(q[adr], *model.jnt_range[j])
+    for j in _limited_joints(model):
+        adr = model.jnt_qposadr[j]
+        q[adr] = np.clip(q[adr], *model.jnt_range[j])
     return q
 
 
