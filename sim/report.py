@@ -125,7 +125,9 @@ class ValidationReport:
         """A short human-readable verdict."""
         head = (f"{'PASS' if self.passed else 'FAIL'} {self.robot} frames "
                 f"{self.frame_start}-{self.frame_end - 1} ({len(self.violations)} violations)")
-        lines = [head] + ["  " + v.describe() for v in self.violations[:max_lines]]
+        # A diverged simulation makes the figures after it meaningless: it leads the list.
+        ordered = sorted(self.violations, key=lambda v: v.kind not in SIMULATION_KINDS)
+        lines = [head] + ["  " + v.describe() for v in ordered[:max_lines]]
         if len(self.violations) > max_lines:
             lines.append(f"  ... and {len(self.violations) - max_lines} more")
         lines += [f"  warning: {w}" for w in self.warnings]

@@ -429,6 +429,7 @@ def test_a_physics_reset_is_reported_and_never_passed(right):
     [diverged] = report.of_kind("simulation_diverged")
     assert (diverged.frame_start, diverged.frame_end) == (6, 10)
     assert "simulation_diverged at frames 6-9: 1 resets" in diverged.describe()
+    assert report.describe().splitlines()[1].strip().startswith("simulation_diverged")
     # A backend that does not reset (MuJoCo Warp) leaves non-finite states: the same verdict.
     validator = StreamingValidator()
     validator.begin(traj)
