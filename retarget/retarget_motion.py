@@ -418,6 +418,9 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
     unshielded = _unshielded_forearms(contacts, {a: inst.name for inst in instances
                                                  for a in inst.agents},
                                       num_frames, round(config.contact_slack_s * fps))
+    hand_agents = [a for inst in instances if inst.kind == "hand" for a in inst.agents]
+    hands_touch = _touch_weight(contacts, hand_agents, num_frames,
+                                round(config.contact_slack_s * fps))
 
     columns: list[str] = []
     for inst in instances:
@@ -469,7 +472,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
             if inst.kind == "hand":
                 free_hands.append((inst, len(rows) - 1))
         if len(free_hands) == 2:
-            moved, gap = _separate_free_hands(free_hands, rows, config.hand_clearance_m)
+            moved, gap = _separate_free_hands(free_hands, rows, config.hand_clearance_m,
+                                              hands_touch[t], config.targets)
             min_gap[t] = min(min_gap[t], gap)
             errors.extend([0.5 * moved, 0.5 * moved])  # each wrist left its target by this
             for inst, i in free_hands:
@@ -647,17 +651,59 @@ def _merge_obstacles(current, new):
     return tuple(np.concatenate([a, b]) for a, b in zip(current, new))
 
 
-def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float
+def _touch_weight(contacts: Sequence[ContactInterval], agents: list[str], num_frames: int,
+                  slack_frames: int) -> np.ndarray:
+    """(T,) 1 where the two free hands ``agents`` are in a declared contact with each other,
+    ramping to 0 over ``slack_frames`` before and after; 0 elsewhere."""
+    weight = np.zeros(num_frames)
+    if len(agents) != 2:
+        return weight
+    frames = np.arange(num_frames)
+    ramp = max(slack_frames, 1)
+    for c in contacts:
+        if {c.agent_a, c.agent_b} != set(agents):
+            continue
+        before = np.clip((frames - (c.start - ramp)) / ramp, 0.0, 1.0)
+        after = np.clip(((c.end - 1 + ramp) - frames) / ramp, 0.0, 1.0)
+        weight = np.maximum(weight, np.minimum(before, after))
+    return weight
+
+
+def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
+                         touch: float = 0.0, targets: TargetConfig | None = None
                          ) -> tuple[float, float]:
     """Move two free hands apart (translation, half each) when their spheres come closer than
-    the margin; returns (distance moved in all, smallest gap after moving)."""
+    the margin; returns (distance moved in all, smallest gap after moving).
+
+    During a declared contact between them (``touch`` > 0: 1 inside the interval, ramping at
+    its ends) the hands are instead brought together: the nearest sphere pair's gap is closed
+    by ``touch`` times a weight that is 1 up to ``targets.contact_near_m`` of gap and fades out
+    by ``contact_far_m``, and the margin shrinks to zero, so palms that the human presses
+    together touch on the robots too (free hands follow the human wrists, whose offset fits
+    human hands, not the robot's)."""
     (a, ia), (b, ib) = free_hands
     left, right = (a, ia), (b, ib)
     if a.agents[0] != "left":
         left, right = right, left
     sl = left[0].solver.spheres_world(rows[left[1]])
     sr = right[0].solver.spheres_world(rows[right[1]])
+    pull = np.zeros(3)
+    if touch > 0.0:
+        targets = targets or TargetConfig()
+        diff = sl[0][:, None, :] - sr[0][None, :, :]
+        gaps = np.linalg.norm(diff, axis=-1) - sl[1][:, None] - sr[1][None, :]
+        i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
+        gap = float(gaps[i, j])
+        if gap > 0.0:
+            u = np.clip((targets.contact_far_m - gap)
+                        / (targets.contact_far_m - targets.contact_near_m), 0.0, 1.0)
+            amount = touch * u * u * (3.0 - 2.0 * u) * gap
+            pull = -amount * diff[i, j] / max(np.linalg.norm(diff[i, j]), 1e-9)
+            sl = (sl[0] + 0.5 * pull, sl[1])
+            sr = (sr[0] - 0.5 * pull, sr[1])
+        margin_m = margin_m * (1.0 - touch)
     d, gap = separate_hands(sl, sr, margin_m)
+    d = d + pull
     if np.any(d):
         rows[left[1]] = rows[left[1]].copy()
         rows[right[1]] = rows[right[1]].copy()

@@ -406,3 +406,24 @@ def test_obstacle_spheres_name_their_groups():
     groups = ik.obstacle_sphere_groups
     assert len(groups) == len(radii) == len(centres) > 0
     assert set(groups) == {"left_forearm", "right_forearm", "trunk", "thighs"}
+
+
+def test_free_hands_touch_where_the_humans_declare_a_contact(clap):
+    """Free hands follow the human wrists, whose offset fits human hands, not the robot's:
+    during the clap's declared palm contact the two robot hands are brought together until
+    their spheres touch, where without the declaration they keep ``hand_clearance_m`` apart;
+    the gate then finds the palms touching over the interval."""
+    from dyad.sim.gate import validate
+
+    c = clap.contacts[0]
+    undeclared = MotionRecord(joints=clap.joints, fps=clap.fps, skeleton=clap.skeleton,
+                              agents=clap.agents, text=clap.text, label=clap.label, contacts=[])
+
+    def gaps(traj):
+        return np.array([np.nan if g is None else g for g in traj.meta["min_clearance_m"]])
+
+    together = retarget_motion(clap, "inspire", progress=False)
+    apart = retarget_motion(undeclared, "inspire", progress=False)
+    assert np.nanmax(np.abs(gaps(together)[c.start:c.end])) < 0.001
+    np.testing.assert_allclose(gaps(apart)[c.start:c.end], 0.005, atol=5e-4)
+    assert not validate(together).of_kind("missed_contact")
