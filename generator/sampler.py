@@ -89,9 +89,7 @@ def blend_boundary(chunk: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
     the chunk (smoothstep), so the chunk ends where the network put it."""
     expected = 2.0 * history[:, -1] - history[:, -2]
     offset = chunk[:, 0] - expected
-    frames = chunk.shape[1]
-    u = torch.linspace(0.0, 1.0, frames, device=chunk.device, dtype=chunk.dtype) \
-        if frames > 1 else torch.zeros(1, device=chunk.device, dtype=chunk.dtype)
+    u = torch.linspace(0.0, 1.0, chunk.shape[1], device=chunk.device, dtype=chunk.dtype)
     fade = 1.0 - u * u * (3.0 - 2.0 * u)
     return chunk - offset[:, None] * fade[None, :, None, None, None]
 
