@@ -21,7 +21,9 @@ on the arm, so solving it first and the body with those fingers is the same opti
 joint solve over both; the terms that do couple them (clearance between the hands and to the
 body) are in the body solve, where the arms, not the fingers, make room.
 
-Joint limits are hard (projected Newton steps on the box, then clipping), each frame
+Joint limits are hard (projected Newton steps on the box, then clipping; wrist joints whose
+range reaches the hand's own housing are also pulled back into their clear region,
+``wrist_limits``), each frame
 warm-starts from the previous one, and a point target beyond reach simply ends with a residual
 that the caller reports (targets far beyond reach are clamped before the solve by
 ``body_targets``).
@@ -41,6 +43,7 @@ from .body_targets import SIDES, BodyTargets, RobotRestGeometry, measure_rest_ge
 from .collision_spheres import SphereClearance, robot_link_spheres, sphere_set, support_mask
 from .hand_ik import HandIK, HandIKConfig, projected_newton_step
 from .robot_model import RobotModel
+from .wrist_limits import wrist_clearance_limits
 
 _PREFIX = {"left": "l_", "right": "r_"}
 # Sphere pairs closer than the clearance plus this may cross it within one step: steps are then
@@ -232,6 +235,10 @@ class BodyIK:
         self._hi = np.concatenate([np.full(nb, np.inf), model.upperPositionLimit[self._qidx]])
         cfg = self.config
         self._posture_w = np.concatenate([np.zeros(nb), np.full(len(ids), cfg.posture_weight)])
+        # Wrist joints whose range reaches the hand's own housing: kept in the clear region.
+        self._wrist_limits = [
+            (limit, np.array([model.joints[model.getJointId(j)].idx_q for j in limit.joints]))
+            for limit in wrist_clearance_limits(robot) if set(limit.joints) <= set(movable)]
 
         # Tasks: (body22 name, frame id, offset, weight).
         tasks = []
@@ -570,6 +577,9 @@ class BodyIK:
         body_x = q[self._qidx]
         hits = int(((body_x <= self._lo[self._nbase:] + 1e-9)
                     | (body_x >= self._hi[self._nbase:] - 1e-9)).sum())
+        for limit, qi in self._wrist_limits:
+            r, reach = limit.radius(q[qi])
+            hits += int(r >= reach - 1e-9)
         self.info = self._measure(q, targets, obstacles)
         self.info.min_clearance_m = min_gap
         self.info.iterations = evaluations
@@ -596,6 +606,8 @@ class BodyIK:
         v[self._cols] = step
         q_new = self._pin.integrate(self.model, q, v)
         q_new[self._qidx] = np.clip(q_new[self._qidx], lo[self._nbase:], hi[self._nbase:])
+        for limit, qi in self._wrist_limits:
+            q_new[qi] = limit.project(q_new[qi])
         return q_new
 
     def _reg_deltas(self, q: np.ndarray, q_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,8 @@ from dyad.retarget.body_targets import (BodyTargets, HumanToRobot, TargetConfig,
                                         blend_contacts, hands_of)
 from dyad.retarget.collision_spheres import fit_box_spheres  # noqa: E402
 from dyad.retarget.registry import load_robot  # noqa: E402
+from dyad.retarget.wrist_limits import CLEARANCE_M as WRIST_CLEARANCE_M  # noqa: E402
+from dyad.retarget.wrist_limits import wrist_clearance_limits  # noqa: E402
 from dyad.skeletons import BODY22_HANDS_REST, BODY22_NAMES  # noqa: E402
 
 B = {n: i for i, n in enumerate(BODY22_NAMES)}
@@ -348,3 +350,54 @@ def test_hands_may_touch_obstacles_flagged_touchable(gr1):
         errors[touchable] = ik.info.point_errors_m["l_wrist"]
     assert errors[False] > 0.02
     assert errors[True] < 0.005
+
+
+def _with_joints(ik: BodyIK, values: dict[str, float]) -> np.ndarray:
+    q = ik.q_rest.copy()
+    for joint, value in values.items():
+        q[ik.model.joints[ik.model.getJointId(joint)].idx_q] = value
+    return q
+
+
+def _palm_to_housing_m(robot, q_row: np.ndarray, side: str = "r") -> float:
+    return _min_distance_m(robot, q_row, lambda n: n == f"{side}_palm",
+                           lambda n: n == f"{side}_hand_yaw")
+
+
+def test_wrist_limits_keep_the_palm_off_its_housing(gr1):
+    # GR1 allows +-1.5 rad of wrist pitch and roll; the Inspire palm meets the r_hand_yaw
+    # housing from about 0.8 rad on. The measured clear region is what projection keeps.
+    limits = {limit.joints: limit for limit in wrist_clearance_limits(gr1)}
+    assert set(limits) == {("r_wrist_pitch", "r_wrist_roll"), ("l_wrist_pitch", "l_wrist_roll")}
+    limit = limits[("r_wrist_pitch", "r_wrist_roll")]
+    ik = BodyIK(gr1, follow_body=False)
+    rng = np.random.default_rng(0)
+    for values in rng.uniform(-1.5, 1.5, size=(12, 2)):
+        inside = limit.project(values)
+        q = _with_joints(ik, dict(zip(limit.joints, inside)))
+        assert _palm_to_housing_m(gr1, ik.qpos(q)) >= WRIST_CLEARANCE_M - 5e-4
+        assert np.allclose(limit.project(inside), inside)  # idempotent
+        # Pulled straight back toward rest, never past it.
+        assert abs(inside[0] * values[1] - inside[1] * values[0]) < 1e-9
+        assert np.linalg.norm(inside) <= np.linalg.norm(values) + 1e-12
+    folded = {"r_wrist_pitch": 1.2, "r_wrist_roll": 0.9}
+    assert _palm_to_housing_m(gr1, ik.qpos(_with_joints(ik, folded))) < -0.005
+    assert np.allclose(limit.project(np.array([0.3, -0.2])), [0.3, -0.2])
+    # Robots with nothing above the hand (a hand on its own) have no such limit.
+    assert wrist_clearance_limits(load_robot("inspire_right")) == ()
+
+
+def test_body_ik_never_folds_the_palm_into_its_wrist_housing(gr1):
+    # A wrist orientation only reachable with the palm in the housing, weighted to be met
+    # exactly (without the clear region the solve ends 3 mm inside).
+    config = BodyIKConfig(clearance_weight=0.0, posture_weight=1e-9, first_frame_iterations=60,
+                          wrist_rotation_weight=1.0)
+    ik = BodyIK(gr1, follow_body=False, config=config)
+    q_in = _with_joints(ik, {"r_wrist_pitch": 1.2, "r_wrist_roll": 0.9})
+    assert _palm_to_housing_m(gr1, ik.qpos(q_in)) < -0.005
+    ik.reset()
+    q = ik.solve(ik.targets_of(q_in))
+    assert _palm_to_housing_m(gr1, ik.qpos(q)) >= WRIST_CLEARANCE_M - 5e-4
+    assert ik.info.limit_hits >= 1
+    # The rest of the arm still serves the hand: the wrist point stays near its target.
+    assert ik.info.point_errors_m["r_wrist"] < 0.02

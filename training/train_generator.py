@@ -345,7 +345,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         window.setdefault("rollout", []).append(float(rollout))
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(losses['loss']):.3f}", mode=mode[:3])
+            bar.set_postfix(loss=f"{float(losses['loss'].detach()):.3f}", mode=mode[:3])
 
         now = time.perf_counter()
         step_times.append(now - t_step)

@@ -12,7 +12,8 @@ fingertips) with ``hand_scale``.
   the pelvis is lowered where a leg could not reach its planted foot (so knees bend when the
   pelvis lowers or the body leans).
 * Arms: two-bone analytic IK places each wrist at its target (reach clamped to the arm length)
-  with the elbow on the side of a swivel hint.
+  with the elbow on the side of a swivel hint, swung about the shoulder-wrist line where the
+  hand's orientation would bend the wrist past a human's range (:func:`wrist_bend`).
 * Hands: wrist orientation from :func:`hand_rotation`, fingers from
   :func:`dyad.training.synth.hand_pose.hand_points`.
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dyad.skeletons import (BODY22_HANDS_NAMES, BODY22_HANDS_PARENTS, BODY22_PARENTS,
-                            BODY22_REST, HAND21_REST_RIGHT, ROTATION_LEFT_HAND_TO_TPOSE,
+                            BODY22_REST, HAND21_NAMES, HAND21_REST_RIGHT, ROTATION_LEFT_HAND_TO_TPOSE,
                             ROTATION_RIGHT_HAND_TO_TPOSE)
 
 from .hand_pose import POSES, hand_points, hand_rotation
@@ -247,20 +248,11 @@ def slerp_rotations(rot_a: np.ndarray, rot_b: np.ndarray, weight) -> np.ndarray:
 # --------------------------------------------------------------------------- inverse kinematics
 
 
-def two_bone_ik(root_m: np.ndarray, target_m: np.ndarray, upper_m: float, lower_m: float,
-                hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Middle and end joints (T, 3) of a two-bone chain reaching from ``root_m`` toward
-    ``target_m`` with the middle joint bent toward ``hint``.
-
-    Bone lengths are exact; a target out of reach is approached along the same line.
-
-    Args:
-        root_m: (T, 3) shoulder or hip.
-        target_m: (T, 3) wrist or ankle target.
-        upper_m: root-to-middle length.
-        lower_m: middle-to-end length.
-        hint: (T, 3) or (3,) direction the middle joint should point to (swivel).
-    """
+def _two_bone_frame(root_m: np.ndarray, target_m: np.ndarray, upper_m: float, lower_m: float,
+                    hint: np.ndarray):
+    """Pieces of :func:`two_bone_ik`: unit chain axis ``u``, unit swivel direction ``w`` (hint
+    made perpendicular to ``u``), the middle joint's angle off the axis (cos, sin) and the
+    clamped reach ``d``."""
     v = target_m - root_m
     dist = np.linalg.norm(v, axis=-1)
     u = v / np.maximum(dist, 1e-9)[:, None]
@@ -275,10 +267,88 @@ def two_bone_ik(root_m: np.ndarray, target_m: np.ndarray, upper_m: float, lower_
         alt[np.linalg.norm(alt, axis=-1) < 1e-6] = (1.0, 0.0, 0.0)
         w = np.where((wn < 1e-6)[:, None], alt, w)
         wn = np.linalg.norm(w, axis=-1)
-    w = w / wn[:, None]
+    return u, w / wn[:, None], cos_a, sin_a, d
+
+
+def two_bone_ik(root_m: np.ndarray, target_m: np.ndarray, upper_m: float, lower_m: float,
+                hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Middle and end joints (T, 3) of a two-bone chain reaching from ``root_m`` toward
+    ``target_m`` with the middle joint bent toward ``hint``.
+
+    Bone lengths are exact; a target out of reach is approached along the same line.
+
+    Args:
+        root_m: (T, 3) shoulder or hip.
+        target_m: (T, 3) wrist or ankle target.
+        upper_m: root-to-middle length.
+        lower_m: middle-to-end length.
+        hint: (T, 3) or (3,) direction the middle joint should point to (swivel).
+    """
+    u, w, cos_a, sin_a, d = _two_bone_frame(root_m, target_m, upper_m, lower_m, hint)
     mid = root_m + upper_m * (cos_a[:, None] * u + sin_a[:, None] * w)
     end = root_m + d[:, None] * u
     return mid, end
+
+
+WRIST_FLEX_MAX = float(np.radians(75.0))
+"""Largest wrist flexion or extension (rad) an arm is posed with: a human wrist reaches about 80
+flexion and 70 extension."""
+WRIST_DEVIATION_MAX = float(np.radians(30.0))
+"""Largest radial or ulnar deviation (rad): a human wrist reaches about 20 radial, 35 ulnar."""
+SWIVEL_MAX = float(np.radians(90.0))
+"""How far (rad) the elbow may swing about the shoulder-wrist line, away from the pose's elbow
+hint, to bring the wrist into range."""
+_SWIVEL_STEPS = 25
+
+
+def _hand_axes(side: str) -> np.ndarray:
+    """(3, 3) columns: the hand's length (wrist to middle MCP), width (pinky to index MCP) and
+    normal, in the hand frame of ``side``."""
+    names = {n: i for i, n in enumerate(HAND21_NAMES)}
+    rest = HAND21_REST_RIGHT * ([1.0, -1.0, 1.0] if side == "left" else 1.0)
+    length = unit(rest[names["middle_mcp"]] - rest[0])
+    width = rest[names["index_mcp"]] - rest[names["pinky_mcp"]]
+    width = unit(width - (width @ length) * length)
+    return np.stack([length, width, np.cross(length, width)], axis=-1)
+
+
+_HAND_AXES = {side: _hand_axes(side) for side in SIDES}
+
+
+def wrist_bend(forearm_dir: np.ndarray, hand_rotation_m: np.ndarray,
+               side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Wrist flexion/extension and deviation (rad, signed) of a hand turned by
+    ``hand_rotation_m`` (..., 3, 3) at the end of a forearm pointing along ``forearm_dir``
+    (..., 3, elbow to wrist): the forearm direction seen in the hand's axes, as the angle in the
+    hand's length-normal plane and the angle out of it."""
+    axes = hand_rotation_m @ _HAND_AXES[side]
+    f = np.einsum("...ij,...i->...j", axes, forearm_dir)
+    return np.arctan2(f[..., 2], f[..., 0]), np.arcsin(np.clip(f[..., 1], -1.0, 1.0))
+
+
+def _wrist_overreach(forearm_dir: np.ndarray, hand_rotation_m: np.ndarray,
+                     side: str) -> np.ndarray:
+    """Squared angle (rad^2) by which a wrist exceeds the human range, 0 inside it."""
+    flex, dev = wrist_bend(forearm_dir, hand_rotation_m, side)
+    return np.maximum(np.abs(flex) - WRIST_FLEX_MAX, 0.0) ** 2 + \
+        np.maximum(np.abs(dev) - WRIST_DEVIATION_MAX, 0.0) ** 2
+
+
+def _smooth_path(cost: np.ndarray, values: np.ndarray, step_cost: float) -> np.ndarray:
+    """Per frame, the value (of ``values`` (K,)) along the path of least summed ``cost``
+    (T, K) plus ``step_cost`` times the squared change between frames (Viterbi)."""
+    trans = step_cost * (values[:, None] - values[None, :]) ** 2  # from j to k
+    total = cost[0].copy()
+    back = np.empty(cost.shape, dtype=np.int64)
+    for t in range(1, len(cost)):
+        cand = total[:, None] + trans
+        back[t] = cand.argmin(axis=0)
+        total = cand[back[t], np.arange(len(values))] + cost[t]
+    k = np.empty(len(cost), dtype=np.int64)
+    k[-1] = total.argmin()
+    for t in range(len(cost) - 1, 0, -1):
+        k[t - 1] = back[t, k[t]]
+    return values[k]
 
 
 # --------------------------------------------------------------------------- proportions
@@ -633,8 +703,13 @@ class BodyPose:
     def set_arm(self, side: str, wrist_m: np.ndarray | None = None, *,
                 elbow_hint: np.ndarray | None = None, fingers_dir: np.ndarray | None = None,
                 palm_normal: np.ndarray | None = None, orient_weight=1.0,
-                fingers: np.ndarray | None = None) -> None:
+                fingers: np.ndarray | None = None, wrist_range: bool = True) -> None:
         """Place an arm and its hand.
+
+        Where the hand's orientation would bend the wrist past a human's range
+        (:data:`WRIST_FLEX_MAX`, :data:`WRIST_DEVIATION_MAX`) with the elbow toward the hint,
+        the elbow swings about the shoulder-wrist line (up to :data:`SWIVEL_MAX`, smoothly over
+        time, clear of the torso) to where the wrist bends least; hand and wrist stay put.
 
         Args:
             side: ``left`` or ``right``.
@@ -645,6 +720,8 @@ class BodyPose:
             orient_weight: (T,) or scalar: 0 keeps the relaxed orientation (fingers along the
                 forearm, palm toward the thigh), 1 uses ``fingers_dir``/``palm_normal``.
             fingers: (T, 5, 4) or (5, 4) finger angles (default ``relaxed``).
+            wrist_range: swing the elbow to keep the wrist in range (off where the elbow itself
+                is placed on purpose, as in an elbow bump).
         """
         if side not in SIDES:
             raise ValueError(f"side must be 'left' or 'right', got {side!r}")
@@ -652,19 +729,57 @@ class BodyPose:
         wrist = self.rest_wrist(side) if wrist_m is None else np.asarray(wrist_m, np.float64)
         hint = self.rest_elbow_hint(side) if elbow_hint is None else elbow_hint
         p = self.props
-        elbow, wrist = two_bone_ik(self.shoulder(side), wrist, p.upper_arm_m, p.forearm_m, hint)
+        shoulder = self.shoulder(side)
+        u, w, cos_a, sin_a, d = _two_bone_frame(shoulder, wrist, p.upper_arm_m, p.forearm_m, hint)
+        task = None
+        if fingers_dir is not None and palm_normal is not None:
+            task = hand_rotation(np.broadcast_to(fingers_dir, (T, 3)),
+                                 np.broadcast_to(palm_normal, (T, 3)))
+            if wrist_range:
+                swivel = self._wrist_swivel(side, u, w, cos_a, sin_a, d, task, orient_weight)
+                w = np.cos(swivel)[:, None] * w + np.sin(swivel)[:, None] * np.cross(u, w)
+        elbow = shoulder + p.upper_arm_m * (cos_a[:, None] * u + sin_a[:, None] * w)
+        wrist = shoulder + d[:, None] * u
         forearm = unit(wrist - elbow)
         rest_fingers = unit(forearm + self.direction(np.array([0.12, 0.0, 0.0])))
         rest_palm = self.rest_palm_normal(side)
         rot = hand_rotation(rest_fingers, rest_palm)
-        if fingers_dir is not None and palm_normal is not None:
-            task = hand_rotation(np.broadcast_to(fingers_dir, (T, 3)),
-                                 np.broadcast_to(palm_normal, (T, 3)))
+        if task is not None:
             rot = slerp_rotations(rot, task, orient_weight)
         ang = POSES["relaxed"] if fingers is None else np.asarray(fingers, dtype=np.float64)
         self._arms[side] = (elbow, wrist, rot, np.broadcast_to(ang, (T, 5, 4)))
         self.pos[:, JOINT[f"{side[0]}_elbow"]] = elbow
         self.pos[:, JOINT[f"{side[0]}_wrist"]] = wrist
+
+    def _wrist_swivel(self, side: str, u, w, cos_a, sin_a, d, task: np.ndarray,
+                      orient_weight) -> np.ndarray:
+        """Elbow swivel (T,) (rad about the shoulder-wrist line ``u``, from the hint ``w``) that
+        keeps the wrist of a hand turned by ``task`` in range: least over-bend, then least
+        swing, changing smoothly from frame to frame, the elbow kept out of the torso."""
+        T, p = self.num_frames, self.props
+        angles = np.linspace(-SWIVEL_MAX, SWIVEL_MAX, _SWIVEL_STEPS)
+        v = np.cross(u, w)
+        swing = np.cos(angles)[None, :, None] * w[:, None] + \
+            np.sin(angles)[None, :, None] * v[:, None]
+        shoulder = self.shoulder(side)[:, None]
+        elbow = shoulder + p.upper_arm_m * (cos_a[:, None, None] * u[:, None] +
+                                            sin_a[:, None, None] * swing)
+        forearm = unit(shoulder + d[:, None, None] * u[:, None] - elbow)
+        weight = np.broadcast_to(np.asarray(orient_weight, dtype=np.float64), (T,))
+        overreach = _wrist_overreach(forearm, task[:, None], side) * weight[:, None]
+        if not overreach.any():
+            return np.zeros(T)
+        # Torso: the segment from the pelvis to the neck, a body-scaled radius around it.
+        base = self.pos[:, JOINT["pelvis"]][:, None]
+        axis = (self.pos[:, JOINT["neck"]] - self.pos[:, JOINT["pelvis"]])[:, None]
+        along = np.clip(((elbow - base) * axis).sum(-1) / (axis * axis).sum(-1), 0.0, 1.0)
+        inside = np.linalg.norm(elbow - base - along[..., None] * axis, axis=-1)
+        torso = np.maximum(0.17 * p.body_scale - inside, 0.0) ** 2
+        cost = 10.0 * overreach + 100.0 * torso + 0.01 * angles[None, :] ** 2
+        path = _smooth_path(cost, angles, step_cost=2.0)
+        # The grid's steps smoothed away (3 frames either side).
+        pad = np.pad(path, 3, mode="edge")
+        return np.convolve(pad, np.full(7, 1.0 / 7.0), mode="valid")
 
     # ----------------------------------------------------------------- output
 

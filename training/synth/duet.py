@@ -1311,9 +1311,11 @@ def _push(clip: Clip, shove: bool) -> MotionRecord:
         # the palm sit right over it (joints are bone centres, under skin and muscle).
         spot = foll.joint(part_joint) + foll.direction(np.array([0.035 * sf, 0.0,
                                                                  -drop - 0.015 * sf]))
-        palm = np.array([1.0, 0.0, 0.0])
+        # Fingers up and tipped forward, the heel of the palm leading: a wrist bent back
+        # as far as a human's goes (the forearm is level at shoulder height).
+        palm = unit(np.array([1.0, 0.0, -0.5]))
         sgn = 1.0 if side == "left" else -1.0
-        fdir = unit(np.array([0.0, -0.2 * sgn, 1.0]))
+        fdir = unit(np.array([0.5, -0.2 * sgn, 1.0]))
         wrist = spot + _palm_to_wrist(clip.props[0], side, fdir, palm)
         ready = wrist + np.array([-0.12, 0.0, -0.03]) * sl
         target = mix(ready, wrist, hit)
