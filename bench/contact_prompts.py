@@ -3,9 +3,12 @@
 The generator issue's target: "shake hands" makes right hands meet and "clap" makes palms meet
 in at least 8 of 10 seeds. A seed counts when, on some frame, the two parts' nearest joints are
 within ``--touch-m`` (default 0.05 m: the contract's contact distance between joint centres,
-which sit inside the hand) — measured on the generated joints, never read from a label.
+which sit inside the hand) — measured on the generated joints, never read from a label. Run it
+with ``--contact-guidance 0`` too: the default pulls the contacts a text plans together
+(``generator/contact_plan.py``), and the network alone is the other half of the story.
 
     dyad bench contact-prompts [--seeds 30] [--seconds 4] [--checkpoint FILE]
+                               [--contact-guidance 0..1]
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="joint distance that counts as touching (default 0.05 m)")
     parser.add_argument("--checkpoint", default=None, help="generator (default: the packaged one)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    parser.add_argument("--contact-guidance", type=float, default=None, metavar="0..1",
+                        help="pull of the contacts each text plans (0: the network alone; "
+                             "default: the checkpoint's)")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -54,16 +60,21 @@ def run(args: argparse.Namespace) -> dict:
         contact = ContactInterval(agent_a, part_a, agent_b, part_b, 0, 0)
         closest, t0 = [], time.perf_counter()
         for seed in range(args.seeds):
-            motion = gen.generate(text, mode=mode, seconds=args.seconds, seed=seed)
+            motion = gen.generate(text, mode=mode, seconds=args.seconds, seed=seed,
+                                  contact_guidance=args.contact_guidance)
             closest.append(float(motion.contact_distance(contact).min()))
         closest = np.array(closest)
         met = int((closest <= args.touch_m).sum())
         results.append({
             "text": text, "mode": mode, "contact": f"{agent_a}:{part_a} ~ {agent_b}:{part_b}",
+            "planned": motion.meta["generator"]["contact_plan"],
             "seeds_with_contact": met, "seeds": args.seeds,
             "closest_m_median": round(float(np.median(closest)), 4),
             "closest_m_per_seed": [round(float(c), 4) for c in closest],
             "passes_target": met >= TARGET_SEEDS_OF_10 * args.seeds / 10,
             "seconds_taken": round(time.perf_counter() - t0, 1),
         })
-    return {"touch_m": args.touch_m, "seconds": args.seconds, "prompts": results}
+    return {"touch_m": args.touch_m, "seconds": args.seconds,
+            "contact_guidance": gen.sampling.contact_guidance if args.contact_guidance is None
+            else args.contact_guidance, "planner": gen.loaded.planner is not None,
+            "prompts": results}

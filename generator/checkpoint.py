@@ -11,6 +11,7 @@ key                    content
 ``modes``              modes the model serves
 ``state_dict``         weights (the EMA weights for a trained model), float32 or float16
 ``mode_selector``      prototypes for mode ``auto`` (:class:`ModeSelector.state`)
+``contact_planner``    optional: captions and their contacts (:class:`ContactPlanner.state`)
 ``sampling``           default :class:`SamplingOptions` as a dict
 ``info``               training summary (steps, data, losses), JSON-like
 =====================  ==================================================================
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from .config import ModelConfig, SamplingOptions
+from .contact_plan import ContactPlanner
 from .errors import CheckpointError
 from .mode_selector import ModeSelector
 from .model import ChunkFlowModel
@@ -37,35 +39,41 @@ MAX_DEFAULT_CHECKPOINT_MB = 40.0
 
 
 def checkpoint_dict(model: ChunkFlowModel, selector: ModeSelector, sampling: SamplingOptions,
-                    info: dict | None = None, half: bool = False) -> dict:
+                    info: dict | None = None, half: bool = False,
+                    planner: ContactPlanner | None = None) -> dict:
     """The dict :func:`save_checkpoint` writes; ``half`` stores float weights as float16."""
     state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else
                  v.detach().cpu().clone()) for k, v in model.state_dict().items()}
-    return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-            "config": model.config.as_dict(), "modes": list(model.modes), "state_dict": state,
-            "mode_selector": selector.state(), "sampling": asdict(sampling),
-            "info": info or {}}
+    out = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+           "config": model.config.as_dict(), "modes": list(model.modes), "state_dict": state,
+           "mode_selector": selector.state(), "sampling": asdict(sampling),
+           "info": info or {}}
+    if planner is not None:
+        out["contact_planner"] = planner.state()
+    return out
 
 
 def save_checkpoint(path: str | Path, model: ChunkFlowModel, selector: ModeSelector,
                     sampling: SamplingOptions, info: dict | None = None,
-                    half: bool = False) -> Path:
+                    half: bool = False, planner: ContactPlanner | None = None) -> Path:
     """Write a checkpoint atomically (a partial file never appears at ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    torch.save(checkpoint_dict(model, selector, sampling, info, half), tmp)
+    torch.save(checkpoint_dict(model, selector, sampling, info, half, planner), tmp)
     tmp.replace(path)
     return path
 
 
 class LoadedGenerator:
-    """A model ready to sample: network (eval mode), mode selector, default sampling."""
+    """A model ready to sample: network (eval mode), mode selector, default sampling, and the
+    contact planner when the checkpoint has one."""
 
     def __init__(self, model: ChunkFlowModel, selector: ModeSelector, sampling: SamplingOptions,
-                 info: dict, path: Path | None):
+                 info: dict, path: Path | None, planner: ContactPlanner | None = None):
         self.model, self.selector, self.sampling, self.info, self.path = (
             model, selector, sampling, info, path)
+        self.planner = planner
 
 
 def load_checkpoint(path: str | Path | None = None, device: str | torch.device = "cpu"
@@ -101,8 +109,10 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
         model.load_state_dict(state, strict=True)
         selector = ModeSelector.from_state(data["mode_selector"])
         sampling = SamplingOptions(**data.get("sampling", {}))
+        planner = ContactPlanner.from_state(data["contact_planner"]) \
+            if "contact_planner" in data else None
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(path, f"does not match the model code ({type(exc).__name__}: "
                                     f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     model.to(device).eval().requires_grad_(False)
-    return LoadedGenerator(model, selector, sampling, dict(data.get("info", {})), path)
+    return LoadedGenerator(model, selector, sampling, dict(data.get("info", {})), path, planner)

@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="flow steps per chunk, 1-8")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale (1 = off)")
+    p.add_argument("--contact-guidance", type=float, default=None, metavar="0..1",
+                   help="how firmly contacts the text names (a handshake's palms) are pulled "
+                        "together once the motion brings them close; 0 = the network alone "
+                        "(default: the checkpoint's, 1)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)
 
@@ -62,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         load_s = time.perf_counter() - t0
         t_start = time.perf_counter()
         request = gen.prepare(args.text, args.mode, args.seconds, args.seed,
-                              dict(args.agent_texts), steps=args.steps, guidance=args.guidance)
+                              dict(args.agent_texts), steps=args.steps, guidance=args.guidance,
+                              contact_guidance=args.contact_guidance)
     for w in caught:
         print(f"dyad generate: warning: {w.message}", file=sys.stderr)
     chunks, first_chunk_ms = [], None
@@ -86,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": record.num_frames, "fps": record.fps, "seconds": record.duration_s,
         "skeleton": record.skeleton, "agents": list(record.agents), "chunks": len(chunks),
         "seed": request.seed, "device": str(gen.device),
+        "contact_plan": [c.name for c in request.contacts],
         "first_chunk_ms": round(first_chunk_ms, 2), "total_ms": round(total_s * 1000.0, 2),
         "realtime_factor": round(record.duration_s / total_s, 2) if total_s > 0 else None,
         "model_load_s": round(load_s, 3), "checkpoint": str(gen.loaded.path),

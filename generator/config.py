@@ -90,6 +90,10 @@ class SamplingOptions:
             where the history was heading (constant velocity), and that offset fades out over
             the chunk, so a chunk that starts off (measured: a partner standing 3-4 m away
             jumping 0.3-0.5 m at the first boundary) continues the motion instead.
+        contact_guidance: 0..1, how much of the remaining gap of a contact the text plans
+            (``contact_plan.py``) is closed after each flow step once the parts are within
+            ``contact_near_m`` of touching; the pull fades out by ``contact_far_m``. 0 turns
+            it off; a checkpoint without a contact planner never pulls.
     """
 
     steps: int = 4
@@ -97,11 +101,20 @@ class SamplingOptions:
     noise_scale: float = 1.0
     enforce_bone_lengths: bool = True
     blend_boundaries: bool = True
+    contact_guidance: float = 1.0
+    contact_near_m: float = 0.05
+    contact_far_m: float = 0.3
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and 1 <= self.steps <= 8):
             raise DyadInputError(f"sampling steps must be an integer 1..8, got {self.steps!r}")
         if not (0.0 <= float(self.guidance) <= 10.0):
             raise DyadInputError(f"guidance must be within 0..10, got {self.guidance!r}")
+        if not (0.0 <= float(self.contact_guidance) <= 1.0):
+            raise DyadInputError(f"contact_guidance must be within 0..1, got "
+                                 f"{self.contact_guidance!r}")
+        if not (0.0 <= float(self.contact_near_m) < float(self.contact_far_m)):
+            raise DyadInputError("contact_near_m must be >= 0 and below contact_far_m, got "
+                                 f"{self.contact_near_m!r} and {self.contact_far_m!r}")
         if not (0.0 <= float(self.noise_scale) <= 2.0):
             raise DyadInputError(f"noise_scale must be within 0..2, got {self.noise_scale!r}")

@@ -17,6 +17,7 @@ import torch
 from .bone_lengths import bone_lengths, enforce_bone_lengths
 from .canonical_frame import canonical_frame, from_canonical, to_canonical
 from .config import SamplingOptions
+from .contact_plan import pull_contacts
 from .errors import NonFiniteMotionError
 from .features import features_to_positions, positions_to_features
 from .model import ChunkFlowModel
@@ -50,7 +51,8 @@ def decode_chunk(model: ChunkFlowModel, mode: str, values: torch.Tensor, origin:
 @torch.no_grad()
 def sample_chunk(model: ChunkFlowModel, mode: str, text_ctx, history: torch.Tensor,
                  history_valid: torch.Tensor, elapsed_s: torch.Tensor, noise: torch.Tensor,
-                 options: SamplingOptions, chunk_index: int = 0) -> torch.Tensor:
+                 options: SamplingOptions, chunk_index: int = 0,
+                 contacts: list | None = None) -> torch.Tensor:
     """Sample one chunk in network units.
 
     Args:
@@ -62,6 +64,8 @@ def sample_chunk(model: ChunkFlowModel, mode: str, text_ctx, history: torch.Tens
         noise: (B, 2, C, F) starting noise.
         options: steps, guidance.
         chunk_index: for error messages.
+        contacts: per batch row, its planned contacts (``contact_plan.PlannedContact``),
+            pulled together after every step by ``options.contact_guidance``.
     """
     guided = options.guidance != 1.0
     reps = 2 if guided else 1
@@ -77,6 +81,9 @@ def sample_chunk(model: ChunkFlowModel, mode: str, text_ctx, history: torch.Tens
             pred = uncond + options.guidance * (cond - uncond)
         if not torch.isfinite(pred).all():
             raise NonFiniteMotionError(chunk_index, step, "denoiser output")
+        if contacts and options.contact_guidance > 0 and any(contacts):
+            pred = pull_contacts(model, mode, pred, contacts, options.contact_guidance,
+                                 options.contact_near_m, options.contact_far_m)
         x = x + (pred - x) / (options.steps - step)
     return x
 
@@ -103,11 +110,15 @@ class ChunkStream:
         text: the batch's texts (conditional branch only).
         options: sampling options.
         generator: torch random generator (CPU) for the noise, for reproducibility.
+        contacts: per batch row, the contacts its text plans (``MotionGenerator.plan``), or
+            None.
     """
 
     def __init__(self, model: ChunkFlowModel, mode: str, text: TextBatch,
-                 options: SamplingOptions, generator: torch.Generator):
+                 options: SamplingOptions, generator: torch.Generator,
+                 contacts: list | None = None):
         self.model, self.mode, self.options, self.generator = model, mode, options, generator
+        self.contacts = contacts
         device = next(model.parameters()).device
         self.device = device
         text = text.to(device)
@@ -142,7 +153,8 @@ class ChunkStream:
             elapsed = torch.full((b,), made / cfg.fps, device=self.device)
             noise = torch.randn(b, 2, c, fdim, generator=self.generator).to(self.device)
             values = sample_chunk(model, mode, self.text_ctx, hist, valid, elapsed,
-                                  noise * self.options.noise_scale, self.options, k)
+                                  noise * self.options.noise_scale, self.options, k,
+                                  self.contacts)
             world = decode_chunk(model, mode, values, origin, yaw)
             if self.options.blend_boundaries and history_world is not None \
                     and history_world.shape[1] >= 2:

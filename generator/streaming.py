@@ -50,6 +50,8 @@ class Request:
         seed: the noise seed.
         options: sampling options.
         condition: encoded texts.
+        contacts: the contacts the text plans (``contact_plan.py``), pulled together while
+            sampling unless ``options.contact_guidance`` is 0.
     """
 
     text: str
@@ -61,6 +63,7 @@ class Request:
     seed: int
     options: SamplingOptions
     condition: TextCondition
+    contacts: tuple = ()
 
 
 def check_seconds(seconds) -> float:
@@ -122,14 +125,23 @@ class MotionGenerator:
 
     def prepare(self, text, mode: str = "auto", seconds: float = 4.0, seed: int | None = None,
                 agent_texts: dict | None = None, steps: int | None = None,
-                guidance: float | None = None, noise_scale: float | None = None) -> Request:
+                guidance: float | None = None, noise_scale: float | None = None,
+                contact_guidance: float | None = None) -> Request:
         """Check every input and encode the texts; raises :class:`DyadInputError` on bad input."""
         with cpu_threads(self.cpu_threads):
             return self._prepare(text, mode, seconds, seed, agent_texts, steps, guidance,
-                                 noise_scale)
+                                 noise_scale, contact_guidance)
+
+    def plan(self, text: str, mode: str) -> list:
+        """The contacts a (clean) text plans in ``mode`` (``contact_plan.PlannedContact``);
+        empty when the checkpoint has no contact planner or the text names no contact."""
+        planner = self.loaded.planner
+        if planner is None:
+            return []
+        return planner.contacts(self.encoder.encode(text).sentence, mode)
 
     def _prepare(self, text, mode, seconds, seed, agent_texts, steps, guidance,
-                 noise_scale) -> Request:
+                 noise_scale, contact_guidance) -> Request:
         mode = parse_mode(mode)
         text = clean_text(text)
         seconds = check_seconds(seconds)
@@ -139,7 +151,8 @@ class MotionGenerator:
             raise DyadInputError(f"seed must be an integer 0..2^63-1, got {seed!r}")
         options = self.sampling
         changes = {k: v for k, v in (("steps", steps), ("guidance", guidance),
-                                     ("noise_scale", noise_scale)) if v is not None}
+                                     ("noise_scale", noise_scale),
+                                     ("contact_guidance", contact_guidance)) if v is not None}
         if changes:
             options = replace(options, **changes)
         source, scores = "explicit", {}
@@ -156,7 +169,9 @@ class MotionGenerator:
         agent_texts = clean_agent_texts(agent_texts, mode)
         condition = build_condition(self.encoder, mode, text, agent_texts)
         frames = max(1, int(round(seconds * self.model.config.fps)))
-        return Request(text, agent_texts, mode, source, scores, frames, seed, options, condition)
+        contacts = tuple(self.plan(text, mode)) if options.contact_guidance > 0 else ()
+        return Request(text, agent_texts, mode, source, scores, frames, seed, options, condition,
+                       contacts)
 
     def stream(self, text, mode: str = "auto", seconds: float = 4.0, seed: int | None = None,
                agent_texts: dict | None = None, **sampling) -> Iterator[MotionChunk]:
@@ -169,7 +184,8 @@ class MotionGenerator:
             seed: noise seed; the same seed, text and device give the same motion.
             agent_texts: optional per-agent texts (``A``/``B`` or ``left``/``right``) and
                 ``inter`` (the relation between the agents).
-            **sampling: ``steps``, ``guidance`` or ``noise_scale`` overrides.
+            **sampling: ``steps``, ``guidance``, ``noise_scale`` or ``contact_guidance``
+                overrides.
         """
         return self.stream_request(self.prepare(text, mode, seconds, seed, agent_texts,
                                                 **sampling))
@@ -180,7 +196,8 @@ class MotionGenerator:
         batch = collate_conditions([request.condition], self.model.config.max_text_tokens)
         generator = torch.Generator().manual_seed(request.seed)
         with cpu_threads(self.cpu_threads):
-            chunks = ChunkStream(self.model, request.mode, batch, request.options, generator)
+            chunks = ChunkStream(self.model, request.mode, batch, request.options, generator,
+                                 [list(request.contacts)])
         fps = float(self.model.config.fps)
 
         def run() -> Iterator[MotionChunk]:
@@ -222,6 +239,8 @@ class MotionGenerator:
                                 "steps": request.options.steps,
                                 "guidance": request.options.guidance,
                                 "noise_scale": request.options.noise_scale,
+                                "contact_guidance": request.options.contact_guidance,
+                                "contact_plan": [c.name for c in request.contacts],
                                 "contacts": "measured on the generated joints"}})
         record.contacts = [ContactInterval(c.agent_a, c.part_a, c.agent_b, c.part_b, c.start,
                                            c.end) for c in detect_contacts(record)]

@@ -19,7 +19,7 @@ def tiny(tmp_path_factory):
 
 def test_counts_follow_the_measured_distances(tiny):
     args = argparse.Namespace(seeds=2, seconds=0.5, touch_m=0.05, checkpoint=str(tiny),
-                              device="cpu")
+                              device="cpu", contact_guidance=None)
     out = contact_prompts.run(args)
     assert len(out["prompts"]) == len(contact_prompts.PROMPTS)
     for row in out["prompts"]:

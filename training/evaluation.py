@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -295,6 +295,7 @@ class EvalOptions:
     max_clips: int | None = None
     steps: int | None = None
     guidance: float | None = None
+    contact_guidance: float | None = None
     seed: int = 0
     device: str = "auto"
     threads: int | str | None = "auto"
@@ -357,7 +358,11 @@ def evaluate(opts: EvalOptions) -> dict:
         "generator": str(gen.loaded.path), "evaluator": str(opts.evaluator),
         "sampling": {"steps": opts.steps or gen.sampling.steps,
                      "guidance": opts.guidance if opts.guidance is not None
-                     else gen.sampling.guidance},
+                     else gen.sampling.guidance,
+                     "contact_guidance": (opts.contact_guidance
+                                          if opts.contact_guidance is not None
+                                          else gen.sampling.contact_guidance)
+                     if gen.loaded.planner is not None else 0.0},
         "embedding": "unit vectors of the Dyad evaluator (distances in [0, 2])"},
         "modes": {}}
     for mode, clips in clips_by_mode.items():
@@ -371,7 +376,6 @@ def evaluate(opts: EvalOptions) -> dict:
 
 
 def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts, torch) -> dict:
-    from dyad.generator.config import SamplingOptions
     from dyad.generator.errors import TextTruncatedWarning
     from dyad.generator.prompt import clean_text
     from dyad.generator.sampler import ChunkStream
@@ -389,10 +393,13 @@ def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts,
     contacts = [c.contacts for c in clips]
     options = gen.sampling
     if opts.steps is not None or opts.guidance is not None:
-        options = SamplingOptions(steps=opts.steps or options.steps,
-                                  guidance=opts.guidance if opts.guidance is not None
-                                  else options.guidance, noise_scale=options.noise_scale,
-                                  enforce_bone_lengths=options.enforce_bone_lengths)
+        options = replace(options, steps=opts.steps or options.steps,
+                          guidance=opts.guidance if opts.guidance is not None
+                          else options.guidance)
+    if opts.contact_guidance is not None:
+        options = replace(options, contact_guidance=opts.contact_guidance)
+    plans = {t: gen.plan(t, mode) for t in sorted(set(texts))} \
+        if options.contact_guidance > 0 else {}
     encodings = encode_texts(gen.encoder, sorted(set(texts)))
 
     @torch.no_grad()
@@ -420,7 +427,8 @@ def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts,
                      for t in prompts[s:s + opts.generation_batch]]
             batch = collate_conditions(conds, gen.model.config.max_text_tokens)
             rng = torch.Generator().manual_seed(seed * 1_000_003 + s)
-            stream = ChunkStream(gen.model, mode, batch, options, rng)
+            stream = ChunkStream(gen.model, mode, batch, options, rng,
+                                 [plans.get(t, []) for t in prompts[s:s + opts.generation_batch]])
             part = lengths[s:s + opts.generation_batch]
             world = torch.cat(list(stream.run(max(part))), dim=1).cpu().numpy()
             out += [world[i, :n] for i, n in enumerate(part)]

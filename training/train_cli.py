@@ -97,6 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--max-clips", type=int, default=None, help="evaluate at most N clips/mode")
     ev.add_argument("--steps", type=int, default=None, help="flow steps per chunk")
     ev.add_argument("--guidance", type=float, default=None, help="guidance scale")
+    ev.add_argument("--contact-guidance", type=float, default=None, metavar="0..1",
+                    help="pull of the contacts each text plans (0 = the network alone; "
+                         "default: the checkpoint's)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
@@ -150,7 +153,8 @@ def run_eval(args: argparse.Namespace) -> int:
                        batch_size=args.batch_size, diversity_times=args.diversity_times,
                        mm_samples=args.mm_samples, mm_repeats=args.mm_repeats,
                        mm_times=args.mm_times, max_clips=args.max_clips, steps=args.steps,
-                       guidance=args.guidance, seed=args.seed, device=args.device)
+                       guidance=args.guidance, contact_guidance=args.contact_guidance,
+                       seed=args.seed, device=args.device)
     report = evaluate(opts)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

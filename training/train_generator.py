@@ -34,6 +34,7 @@ from dyad.generator.checkpoint import (DEFAULT_CHECKPOINT, MAX_DEFAULT_CHECKPOIN
                                        save_checkpoint)
 from dyad.generator.config import ModelConfig, SamplingOptions
 from dyad.generator.features import positions_to_features
+from dyad.generator.contact_plan import build_contact_planner
 from dyad.generator.mode_selector import build_mode_selector
 from dyad.generator.model import ChunkFlowModel, count_parameters
 from dyad.generator.modes import MODE_SPECS
@@ -243,6 +244,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         model.set_normalization(mode, mean, std)
     selector = build_mode_selector(encoder, {m: [t for c in train[m] for t in c.texts]
                                              for m in modes}, seed=opts.seed)
+    planner = build_contact_planner(encoder, {m: train[m] for m in modes}, seed=opts.seed)
     model.to(device)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     objective = GeneratorObjective(model, opts.weights, opts.rollout_steps)
@@ -313,7 +315,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         save_resume_state(state, last_path)
         save_checkpoint(out / "generator.pt", ema, selector, opts.sampling,
                         {**info, "step": step, "elapsed_s": round(elapsed(), 1),
-                         "final": final})
+                         "final": final}, planner=planner)
         log.plot_when_due(f"generator training ({', '.join(modes)})", final)
 
     model.train()
@@ -393,7 +395,7 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         summary["samples"] = _write_samples(out, train, modes, device)
         if opts.install_default:
             path = save_checkpoint(DEFAULT_CHECKPOINT, ema, selector, opts.sampling,
-                                   {**info, "step": step}, half=True)
+                                   {**info, "step": step}, half=True, planner=planner)
             size_mb = path.stat().st_size / 1e6
             summary["installed"] = str(path)
             summary["installed_mb"] = round(size_mb, 2)

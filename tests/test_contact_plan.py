@@ -1,0 +1,145 @@
+"""Contact plans (generator/contact_plan.py): a text's contacts voted by its nearest training
+captions, and the pull that completes them while sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dyad.generator.checkpoint import load_checkpoint, save_checkpoint
+from dyad.generator.config import ModelConfig, SamplingOptions
+from dyad.generator.contact_plan import (ContactPlanner, PlannedContact, build_contact_planner,
+                                         pull_contacts)
+from dyad.generator.features import features_to_positions, positions_to_features
+from dyad.generator.mode_selector import build_mode_selector
+from dyad.generator.model import ChunkFlowModel
+from dyad.generator.modes import MODE_SPECS
+from dyad.generator.streaming import MotionGenerator
+from dyad.generator.text_encoder import shared_text_encoder
+from dyad.motion import ContactInterval
+from dyad.skeletons import BODY22_HANDS_NAMES, BODY22_HANDS_REST, contact_part_joints
+from dyad.training.motion_dataset import Clip
+
+J = {n: i for i, n in enumerate(BODY22_HANDS_NAMES)}
+RIGHT_PALM = contact_part_joints("body22+hands", "right_palm")
+MODE_SPECS_DUET = MODE_SPECS["duet"]
+TINY = ModelConfig(width=32, heads=2, denoiser_layers=1, context_layers=1, ff_mult=2,
+                   chunk_frames=8, history_frames=4)
+
+
+def _clip(texts, side: str | None, frames: int = 20, touch_m: float = 0.04) -> Clip:
+    """Two standing agents; with ``side``, their ``side`` palms touch (centroids ``touch_m``
+    apart) on frames 5..15."""
+    joints = np.zeros((frames, 2, 62, 3), dtype=np.float32)
+    joints[:, 1, :, 0] += 0.8
+    contacts = []
+    if side:
+        part = contact_part_joints("body22+hands", f"{side}_palm")
+        joints[5:15, 1, part] = joints[5:15, 0, part] + [touch_m, 0.0, 0.0]
+        contacts.append(ContactInterval("A", f"{side}_palm", "B", f"{side}_palm", 5, 15))
+    return Clip(joints=joints, mode="duet", texts=tuple(texts), contacts=contacts)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return shared_text_encoder("cpu", TINY.max_text_tokens)
+
+
+@pytest.fixture(scope="module")
+def planner(encoder):
+    shake = ("two people shake hands", "a handshake between two people")
+    clips = [_clip(shake, "right"), _clip(shake, "right"), _clip(shake, "left"),
+             _clip(("two people wave at each other",), None),
+             _clip(("two people wave at each other",), None)]
+    return build_contact_planner(encoder, {"duet": clips})
+
+
+def test_a_text_plans_the_contacts_its_nearest_captions_have(planner, encoder):
+    def plan(text):
+        return {pair for pair, _ in planner.plan(encoder.encode(text).sentence, "duet")}
+
+    # Two of three handshakes were right-handed: the pair and its mirror image vote together.
+    assert plan("two people shake hands") == {("A", "right_palm", "B", "right_palm"),
+                                              ("A", "left_palm", "B", "left_palm")}
+    assert plan("two people wave at each other") == set()
+    assert plan("a recipe for tomato soup") == set()  # nothing near enough to trust
+    assert plan("two people shake hands") == plan("two people shake hands")
+    planned = planner.contacts(encoder.encode("two people shake hands").sentence, "duet")
+    right = [c for c in planned if c.name == "A:right_palm ~ B:right_palm"][0]
+    assert right.joints_a == tuple(RIGHT_PALM) == right.joints_b
+    assert (right.agent_a, right.agent_b) == (0, 1)
+    assert right.touch_m == pytest.approx(0.04, abs=1e-6)  # measured in the clips
+    assert planner.contacts(encoder.encode("two people shake hands").sentence, "bimanual") == []
+    again = ContactPlanner.from_state(planner.state())  # float16 prototypes
+    a, b = (p.plan(encoder.encode("a handshake").sentence, "duet") for p in (again, planner))
+    assert [pair for pair, _ in a] == [pair for pair, _ in b]
+    assert np.allclose([v for _, v in a], [v for _, v in b], atol=1e-3)
+
+
+def _model() -> ChunkFlowModel:
+    model = ChunkFlowModel(TINY, ("duet",))
+    model.set_normalization("duet", torch.zeros(2, 186), torch.ones(2, 186))
+    return model
+
+
+def test_pull_closes_near_gaps_moves_only_hands_and_leaves_far_ones():
+    model = _model()
+    frames = 8
+    pos = torch.tensor(BODY22_HANDS_REST, dtype=torch.float32).repeat(2, 2, frames, 1, 1)
+    pos[:, 1] = pos[:, 1] * torch.tensor([-1.0, -1.0, 1.0])  # B turned to face A
+    # B's right palm moves from far (0.5 m gap) to near (1 cm) along the chunk.
+    ca = pos[0, 0, :, RIGHT_PALM].mean(1)
+    cb = pos[0, 1, :, RIGHT_PALM].mean(1)
+    want = ca + torch.linspace(0.55, 0.06, frames)[:, None] * torch.tensor([1.0, 0.0, 0.0])
+    right_hand = [J["r_wrist"]] + [j for j in range(42, 62)]
+    pos[:, 1, :, right_hand] += (want - cb)[:, None]
+    values = positions_to_features(pos, MODE_SPECS_DUET)
+    touch = 0.05
+    contact = PlannedContact(0, tuple(RIGHT_PALM), 1, tuple(RIGHT_PALM), touch, "r~r")
+    out = pull_contacts(model, "duet", values, [[contact], []], 1.0, 0.05, 0.3)
+    after = features_to_positions(out, MODE_SPECS_DUET)
+    assert torch.equal(out[1], values[1])  # a row without a plan is untouched
+    gap = (pos[0, 1, :, RIGHT_PALM].mean(1) - pos[0, 0, :, RIGHT_PALM].mean(1)).norm(dim=-1)
+    gap_after = (after[0, 1, :, RIGHT_PALM].mean(1) - after[0, 0, :, RIGHT_PALM].mean(1)
+                 ).norm(dim=-1)
+    far, near = gap - touch >= 0.3, gap - touch <= 0.05
+    assert far.any() and near.any()
+    assert torch.allclose(gap_after[far], gap[far], atol=1e-5)
+    assert torch.allclose(gap_after[near], torch.full_like(gap_after[near], touch), atol=1e-5)
+    assert (gap_after <= gap + 1e-6).all()
+    # Hands move rigidly with their wrists, half each; bodies, other hands and pelvis stay.
+    for agent in (0, 1):
+        moved = after[0, agent] - pos[0, agent]
+        hand = moved[:, right_hand]
+        assert torch.allclose(hand, hand[:, :1].expand_as(hand), atol=1e-5)
+        assert torch.allclose(moved[:, J["r_elbow"]], 0.5 * moved[:, J["r_wrist"]], atol=1e-5)
+        still = [j for j in range(62) if j not in right_hand and j != J["r_elbow"]]
+        assert torch.allclose(moved[:, still], torch.zeros_like(moved[:, still]), atol=1e-5)
+    assert torch.allclose(after[0, 0, :, J["r_wrist"]] - pos[0, 0, :, J["r_wrist"]],
+                          -(after[0, 1, :, J["r_wrist"]] - pos[0, 1, :, J["r_wrist"]]),
+                          atol=1e-5)
+
+
+def test_generator_plans_from_its_checkpoint_and_guidance_can_be_turned_off(
+        planner, encoder, tmp_path):
+    model = _model()
+    selector = build_mode_selector(encoder, {"duet": []})
+    path = save_checkpoint(tmp_path / "tiny.pt", model, selector, SamplingOptions(steps=2),
+                           planner=planner)
+    assert load_checkpoint(path).planner is not None
+    gen = MotionGenerator(path, device="cpu")
+    request = gen.prepare("two people shake hands", mode="duet", seconds=0.5, seed=1)
+    assert {c.name for c in request.contacts} == {"A:right_palm ~ B:right_palm",
+                                                  "A:left_palm ~ B:left_palm"}
+    record = gen.record(request, list(gen.stream_request(request)))
+    assert record.meta["generator"]["contact_plan"] == [c.name for c in request.contacts]
+    off = gen.prepare("two people shake hands", mode="duet", seconds=0.5, seed=1,
+                      contact_guidance=0.0)
+    assert off.contacts == ()
+    assert gen.prepare("two people wave at each other", mode="duet", seconds=0.5).contacts == ()
+    # A checkpoint without a planner plans nothing (and still loads).
+    bare = save_checkpoint(tmp_path / "bare.pt", model, selector, SamplingOptions(steps=2))
+    assert MotionGenerator(bare, device="cpu").plan("two people shake hands", "duet") == []
+    with pytest.raises(Exception, match="contact_guidance"):
+        SamplingOptions(contact_guidance=1.5)
