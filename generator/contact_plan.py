@@ -6,15 +6,16 @@ clips that carry each contact pair (``A:right_palm ~ B:right_palm``, ``left:palm
 right:palm``...). A text's ``k`` nearest prototypes of its mode vote (weighted by similarity);
 pairs with at least ``min_agreement`` of the vote are planned, provided the neighbours are
 similar enough to trust (``min_similarity``). Nothing is hand-written: the pairs and the
-touching distance of each (median distance between the parts' joint centroids inside the
+touching distance of each (median distance between the parts' nearest joints inside the
 training contact intervals) come from the training data, and the held-out test paraphrases
 measure how well it generalises. It is stored in the checkpoint (``contact_planner``).
 
 **Guidance.** While a chunk is sampled, after each flow step the network's clean estimate is
-corrected where a planned pair has come within ``contact_far_m`` of touching: each hand's wrist
-(the hand's other joints are stored relative to it, so the hand moves rigidly) and, for a
-body, half as much its elbow, move toward the partner part, by a share that grows from 0 at
-``contact_far_m`` to 1 at ``contact_near_m`` of the remaining gap. The network's next step then
+corrected where a planned pair has come within ``contact_far_m`` of touching (nearest joints):
+each hand's wrist (the hand's other joints are stored relative to it, so the hand moves
+rigidly) and, for a body, half as much its elbow, move along the line between the parts'
+centroids, by a share of the nearest joints' remaining gap that grows from 0 at
+``contact_far_m`` to 1 at ``contact_near_m``, so the parts come to touching and never deeper. The network's next step then
 fits the arm around the corrected hand. This completes contacts the motion already approaches;
 it does not invent an approach (InterControl's joint-distance guidance, in a gradient-free
 form that costs no extra network call).
@@ -66,8 +67,8 @@ def _canonical_pair(agent_a: str, part_a: str, agent_b: str, part_b: str) -> Pai
 @dataclass(frozen=True)
 class PlannedContact:
     """One pair to pull together: agent indices and joint indices of each side, the
-    distance between the two sides' joint centroids when they touch, and whether each side is
-    a hand (only hands are moved: a hand goes to a body part, two hands meet halfway)."""
+    distance between the two sides' nearest joints when they touch, and whether each side is a
+    hand (only hands are moved: a hand goes to a body part, two hands meet halfway)."""
 
     agent_a: int
     joints_a: tuple[int, ...]
@@ -87,7 +88,7 @@ class ContactPlanner:
         modes: the mode of each prototype (N,).
         pairs: the contact pairs the votes refer to.
         shares: (N, P) share of each prototype's training clips that carry each pair.
-        touch_m: (P,) centroid distance of each pair when touching.
+        touch_m: (P,) distance between each pair's nearest joints when touching.
         k, min_similarity, min_agreement: the vote (see the module docstring).
     """
 
@@ -186,7 +187,7 @@ def build_contact_planner(encoder, clips_by_mode: dict, max_per_mode: int = 2048
                     pair_index[pair] = len(pair_index)
                 present.add(pair_index[pair])
                 if c.end > c.start:
-                    dist = _centroid_distance(clip.joints[c.start:c.end], spec, pair)
+                    dist = _nearest_distance(clip.joints[c.start:c.end], spec, pair)
                     touch.setdefault(pair, []).append(float(np.median(dist)))
             for text in clip.texts:
                 caption_pairs.setdefault((mode, text), []).append(present)
@@ -214,12 +215,12 @@ def build_contact_planner(encoder, clips_by_mode: dict, max_per_mode: int = 2048
                           torch.tensor([float(np.median(touch.get(p, [0.03]))) for p in pairs]))
 
 
-def _centroid_distance(joints: np.ndarray, spec, pair: Pair) -> np.ndarray:
-    """(T,) distance between the joint centroids of a pair's two sides in (T, 2, J, 3)."""
+def _nearest_distance(joints: np.ndarray, spec, pair: Pair) -> np.ndarray:
+    """(T,) distance between the nearest joints of a pair's two sides in (T, 2, J, 3)."""
     a, pa, b, pb = pair
-    ca = joints[:, spec.agents.index(a), contact_part_joints(spec.skeleton, pa)].mean(axis=1)
-    cb = joints[:, spec.agents.index(b), contact_part_joints(spec.skeleton, pb)].mean(axis=1)
-    return np.linalg.norm(ca - cb, axis=-1)
+    ja = joints[:, spec.agents.index(a), contact_part_joints(spec.skeleton, pa)]
+    jb = joints[:, spec.agents.index(b), contact_part_joints(spec.skeleton, pb)]
+    return np.linalg.norm(ja[:, :, None] - jb[:, None], axis=-1).reshape(len(joints), -1).min(1)
 
 
 def _anchors(spec, joints: tuple[int, ...]) -> list[int]:
@@ -252,13 +253,16 @@ def pull_contacts(model, mode: str, values: torch.Tensor,
     shift = torch.zeros_like(pos)
     for b, planned in enumerate(contacts):
         for pc in planned:
-            ca = pos[b, pc.agent_a][:, list(pc.joints_a)].mean(dim=1)
-            cb = pos[b, pc.agent_b][:, list(pc.joints_b)].mean(dim=1)
-            d = cb - ca
-            dist = d.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-            gap = (dist - pc.touch_m).clamp_min(0.0)
+            pa = pos[b, pc.agent_a][:, list(pc.joints_a)]
+            pb = pos[b, pc.agent_b][:, list(pc.joints_b)]
+            # Direction: centroid to centroid (steady); distance: the nearest joints' gap
+            # beyond touching, so a pull never takes the parts deeper than touching.
+            d = pb.mean(dim=1) - pa.mean(dim=1)
+            direction = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            nearest = torch.cdist(pa, pb).flatten(1).min(dim=1).values[:, None]
+            gap = (nearest - pc.touch_m).clamp_min(0.0)
             u = ((far_m - gap) / max(far_m - near_m, 1e-6)).clamp(0.0, 1.0)
-            move = strength * u * u * (3.0 - 2.0 * u) * gap * d / dist
+            move = strength * u * u * (3.0 - 2.0 * u) * gap * direction
             sides = [(agent, joints, sign) for agent, joints, sign, free in (
                 (pc.agent_a, pc.joints_a, 1.0, pc.hand_a), (pc.agent_b, pc.joints_b, -1.0,
                                                             pc.hand_b)) if free]

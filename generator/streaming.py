@@ -169,7 +169,9 @@ class MotionGenerator:
         agent_texts = clean_agent_texts(agent_texts, mode)
         condition = build_condition(self.encoder, mode, text, agent_texts)
         frames = max(1, int(round(seconds * self.model.config.fps)))
-        contacts = tuple(self.plan(text, mode)) if options.contact_guidance > 0 else ()
+        wanted = contact_guidance is not None or mode in options.contact_guidance_modes
+        contacts = tuple(self.plan(text, mode)) if wanted and options.contact_guidance > 0 \
+            else ()
         return Request(text, agent_texts, mode, source, scores, frames, seed, options, condition,
                        contacts)
 

@@ -100,13 +100,18 @@ def test_pull_closes_near_gaps_moves_only_hands_and_leaves_far_ones():
     out = pull_contacts(model, "duet", values, [[contact], []], 1.0, 0.05, 0.3)
     after = features_to_positions(out, MODE_SPECS_DUET)
     assert torch.equal(out[1], values[1])  # a row without a plan is untouched
-    gap = (pos[0, 1, :, RIGHT_PALM].mean(1) - pos[0, 0, :, RIGHT_PALM].mean(1)).norm(dim=-1)
-    gap_after = (after[0, 1, :, RIGHT_PALM].mean(1) - after[0, 0, :, RIGHT_PALM].mean(1)
-                 ).norm(dim=-1)
-    far, near = gap - touch >= 0.3, gap - touch <= 0.05
-    assert far.any() and near.any()
+
+    def nearest(p):
+        return torch.cdist(p[0, 0, :, RIGHT_PALM], p[0, 1, :, RIGHT_PALM]).flatten(1).min(1).values
+
+    gap, gap_after = nearest(pos), nearest(after)
+    far, near, inside = gap - touch >= 0.3, (gap >= touch) & (gap - touch <= 0.05), gap < touch
+    assert far.any() and near.any() and inside.any()
     assert torch.allclose(gap_after[far], gap[far], atol=1e-5)
-    assert torch.allclose(gap_after[near], torch.full_like(gap_after[near], touch), atol=1e-5)
+    assert torch.allclose(gap_after[inside], gap[inside], atol=1e-5)  # touching already
+    # Pulled along the centroid line: the nearest joints end at touching, never deeper.
+    assert (gap_after[near] >= touch - 1e-5).all()
+    assert torch.allclose(gap_after[near], torch.full_like(gap_after[near], touch), atol=0.005)
     assert (gap_after <= gap + 1e-6).all()
     # Hands move rigidly with their wrists, half each; bodies, other hands and pelvis stay.
     for agent in (0, 1):
@@ -138,6 +143,12 @@ def test_generator_plans_from_its_checkpoint_and_guidance_can_be_turned_off(
                       contact_guidance=0.0)
     assert off.contacts == ()
     assert gen.prepare("two people wave at each other", mode="duet", seconds=0.5).contacts == ()
+    # Modes left out of contact_guidance_modes pull only when a caller asks explicitly.
+    quiet = MotionGenerator(path, device="cpu",
+                            sampling=SamplingOptions(steps=2, contact_guidance_modes=[]))
+    assert quiet.prepare("two people shake hands", mode="duet", seconds=0.5).contacts == ()
+    assert len(quiet.prepare("two people shake hands", mode="duet", seconds=0.5,
+                             contact_guidance=1.0).contacts) == 2
     # A checkpoint without a planner plans nothing (and still loads).
     bare = save_checkpoint(tmp_path / "bare.pt", model, selector, SamplingOptions(steps=2))
     assert MotionGenerator(bare, device="cpu").plan("two people shake hands", "duet") == []

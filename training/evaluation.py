@@ -362,7 +362,10 @@ def evaluate(opts: EvalOptions) -> dict:
                      "contact_guidance": (opts.contact_guidance
                                           if opts.contact_guidance is not None
                                           else gen.sampling.contact_guidance)
-                     if gen.loaded.planner is not None else 0.0},
+                     if gen.loaded.planner is not None else 0.0,
+                     "contact_guidance_modes": list(gen.modes)
+                     if opts.contact_guidance is not None
+                     else list(gen.sampling.contact_guidance_modes)},
         "embedding": "unit vectors of the Dyad evaluator (distances in [0, 2])"},
         "modes": {}}
     for mode, clips in clips_by_mode.items():
@@ -398,8 +401,9 @@ def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts,
                           else options.guidance)
     if opts.contact_guidance is not None:
         options = replace(options, contact_guidance=opts.contact_guidance)
+    wanted = opts.contact_guidance is not None or mode in options.contact_guidance_modes
     plans = {t: gen.plan(t, mode) for t in sorted(set(texts))} \
-        if options.contact_guidance > 0 else {}
+        if wanted and options.contact_guidance > 0 else {}
     encodings = encode_texts(gen.encoder, sorted(set(texts)))
 
     @torch.no_grad()
