@@ -46,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="classifier-free guidance scale (1 = off)")
     p.add_argument("--contact-guidance", type=float, default=None, metavar="0..1",
                    help="how firmly contacts the text names (a handshake's palms) are pulled "
-                        "together once the motion brings them close; 0 = the network alone "
-                        "(default: the checkpoint's, 1)")
+                        "together once the motion brings them close; 0 = the network alone; "
+                        "setting it applies it to any mode (default: the checkpoint's, 1 for "
+                        "duet and off for bimanual)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)
 
