@@ -15,8 +15,8 @@ corrected where a planned pair has come within ``contact_far_m`` of touching (ne
 each hand's wrist (the hand's other joints are stored relative to it, so the hand moves
 rigidly) and, for a body, half as much its elbow, move along the line between the parts'
 centroids, by a share of the nearest joints' remaining gap that grows from 0 at
-``contact_far_m`` to 1 at ``contact_near_m``, so the parts come to touching and never deeper. The network's next step then
-fits the arm around the corrected hand. This completes contacts the motion already approaches;
+``contact_far_m`` to 1 at ``contact_near_m``, so the parts come to touching and never deeper.
+The network's next step then fits the arm around the corrected hand. This completes contacts the motion already approaches;
 it does not invent an approach (InterControl's joint-distance guidance, in a gradient-free
 form that costs no extra network call).
 """

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dyad.skeletons import (BODY22_HANDS_NAMES, BODY22_HANDS_PARENTS, BODY22_PARENTS,
-                            BODY22_REST, HAND21_NAMES, HAND21_REST_RIGHT, ROTATION_LEFT_HAND_TO_TPOSE,
-                            ROTATION_RIGHT_HAND_TO_TPOSE)
+                            BODY22_REST, HAND21_NAMES, HAND21_REST_RIGHT,
+                            ROTATION_LEFT_HAND_TO_TPOSE, ROTATION_RIGHT_HAND_TO_TPOSE)
 
 from .hand_pose import POSES, hand_points, hand_rotation
 
