@@ -3,8 +3,9 @@
 **Planning.** A :class:`ContactPlanner` is a nearest-neighbour classifier over the training
 captions: each prototype is a caption's sentence vector, tagged with the share of its training
 clips that carry each contact pair (``A:right_palm ~ B:right_palm``, ``left:palm ~
-right:palm``...). A text's ``k`` nearest prototypes of its mode vote (weighted by similarity);
-pairs with at least ``min_agreement`` of the vote are planned, provided the neighbours are
+right:palm``...). A text's ``k`` nearest prototypes of its mode vote (the nearest weigh most;
+a pair and its mirror image vote together); pairs with at least ``min_agreement`` of the vote
+are planned, provided the neighbours are
 similar enough to trust (``min_similarity``). Nothing is hand-written: the pairs and the
 touching distance of each (median distance between the parts' nearest joints inside the
 training contact intervals) come from the training data, and the held-out test paraphrases
@@ -16,9 +17,9 @@ each hand's wrist (the hand's other joints are stored relative to it, so the han
 rigidly) and, for a body, half as much its elbow, move along the line between the parts'
 centroids, by a share of the nearest joints' remaining gap that grows from 0 at
 ``contact_far_m`` to 1 at ``contact_near_m``, so the parts come to touching and never deeper.
-The network's next step then fits the arm around the corrected hand. This completes contacts the motion already approaches;
-it does not invent an approach (InterControl's joint-distance guidance, in a gradient-free
-form that costs no extra network call).
+The network's next step then fits the arm around the corrected hand. This completes contacts
+the motion already approaches; it does not invent an approach (InterControl's joint-distance
+guidance, in a gradient-free form that costs no extra network call).
 """
 
 from __future__ import annotations
