@@ -120,6 +120,9 @@ def test_training_run_logs_checkpoints_resumes_and_is_deterministic(data, tmp_pa
     assert (tmp_path / "a" / "metrics.png").stat().st_size > 1000
     loaded = load_checkpoint(tmp_path / "a" / "generator.pt")
     assert loaded.info["step"] == 6 and loaded.model.modes == ("duet", "bimanual")
+    # The contact planner comes from the training clips' captions and contacts.
+    assert ("left", "palm", "right", "palm") in loaded.planner.pairs
+    assert set(loaded.planner.modes) == {"duet", "bimanual"}
     for mode in ("duet", "bimanual"):
         assert MotionRecord.load(tmp_path / "a" / "samples" / f"{mode}.npz").num_frames == 120
 
