@@ -81,7 +81,7 @@ def sample_chunk(model: ChunkFlowModel, mode: str, text_ctx, history: torch.Tens
             pred = uncond + options.guidance * (cond - uncond)
         if not torch.isfinite(pred).all():
             raise NonFiniteMotionError(chunk_index, step, "denoiser output")
-        if contacts and options.contact_guidance > 0 and any(contacts):
+        if any(contacts or ()) and options.contact_guidance > 0:
             pred = pull_contacts(model, mode, pred, contacts, options.contact_guidance,
                                  options.contact_near_m, options.contact_far_m)
         x = x + (pred - x) / (options.steps - step)
