@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dyad.skeletons import contact_part_joints
+from dyad.motion import MotionRecord
+from dyad.skeletons import contact_part_joints, contact_parts
 
 from .modes import MODE_SPECS
 
@@ -37,13 +38,10 @@ Pair = tuple[str, str, str, str]  # (agent_a, part_a, agent_b, part_b)
 _VOTE_TEMPERATURE = 0.02  # cosine similarity: neighbours 0.02 further count e times less
 
 
-_HAND_PARTS = ("palm", "hand", "fingers", "fingertips")
-
-
 def _is_hand(part: str) -> bool:
     """A part that belongs to a hand (``right_palm``, ``palm``, ``index_tip``...)."""
     name = part.split("_", 1)[1] if part.startswith(("left_", "right_")) else part
-    return name in _HAND_PARTS or name.endswith("_tip")
+    return name in contact_parts("hand21")
 
 
 def _mirror(pair: Pair) -> Pair:
@@ -182,13 +180,15 @@ def build_contact_planner(encoder, clips_by_mode: dict, max_per_mode: int = 2048
         spec = MODE_SPECS[mode]
         for clip in clips:
             present = set()
+            record = MotionRecord(joints=clip.joints, skeleton=spec.skeleton,
+                                  agents=spec.agents) if clip.contacts else None
             for c in clip.contacts:
                 pair = _canonical_pair(c.agent_a, c.part_a, c.agent_b, c.part_b)
                 if pair not in pair_index:
                     pair_index[pair] = len(pair_index)
                 present.add(pair_index[pair])
                 if c.end > c.start:
-                    dist = _nearest_distance(clip.joints[c.start:c.end], spec, pair)
+                    dist = record.contact_distance(c)[c.start:c.end]
                     touch.setdefault(pair, []).append(float(np.median(dist)))
             for text in clip.texts:
                 caption_pairs.setdefault((mode, text), []).append(present)
@@ -214,14 +214,6 @@ def build_contact_planner(encoder, clips_by_mode: dict, max_per_mode: int = 2048
                           torch.tensor(np.array(shares).reshape(len(texts), len(pairs)),
                                        dtype=torch.float32),
                           torch.tensor([float(np.median(touch.get(p, [0.03]))) for p in pairs]))
-
-
-def _nearest_distance(joints: np.ndarray, spec, pair: Pair) -> np.ndarray:
-    """(T,) distance between the nearest joints of a pair's two sides in (T, 2, J, 3)."""
-    a, pa, b, pb = pair
-    ja = joints[:, spec.agents.index(a), contact_part_joints(spec.skeleton, pa)]
-    jb = joints[:, spec.agents.index(b), contact_part_joints(spec.skeleton, pb)]
-    return np.linalg.norm(ja[:, :, None] - jb[:, None], axis=-1).reshape(len(joints), -1).min(1)
 
 
 def _anchors(spec, joints: tuple[int, ...]) -> list[int]:
