@@ -49,6 +49,7 @@ from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
 from .collision_spheres import robot_link_spheres
 from .hand_ik import HandIK, HandIKConfig, neutral_within_limits
+from .hand_pair import HandPairClearance
 from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
 from .robot_model import RobotModel
 from .time_scaling import TimeScalingConfig, scale_time
@@ -419,6 +420,7 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                                                  for a in inst.agents},
                                       num_frames, round(config.contact_slack_s * fps))
     hand_agents = [a for inst in instances if inst.kind == "hand" for a in inst.agents]
+    hand_pair = _hand_pair(instances)
     hands_touch = _touch_weight(contacts, hand_agents, num_frames,
                                 round(config.contact_slack_s * fps))
 
@@ -473,7 +475,7 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                 free_hands.append((inst, len(rows) - 1))
         if len(free_hands) == 2:
             moved, gap = _separate_free_hands(free_hands, rows, config.hand_clearance_m,
-                                              hands_touch[t], config.targets)
+                                              hands_touch[t], config.targets, hand_pair)
             min_gap[t] = min(min_gap[t], gap)
             errors.extend([0.5 * moved, 0.5 * moved])  # each wrist left its target by this
             for inst, i in free_hands:
@@ -669,9 +671,17 @@ def _touch_weight(contacts: Sequence[ContactInterval], agents: list[str], num_fr
     return weight
 
 
+def _hand_pair(instances: list[_Instance]) -> HandPairClearance | None:
+    """The mesh clearance of two free hands (a left and a right one), else None."""
+    hands = {inst.agents[0]: inst.robot for inst in instances if inst.kind == "hand"}
+    if set(hands) != set(SIDES):
+        return None
+    return HandPairClearance.for_robots(hands["left"], hands["right"])
+
+
 def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
-                         touch: float = 0.0, targets: TargetConfig | None = None
-                         ) -> tuple[float, float]:
+                         touch: float = 0.0, targets: TargetConfig | None = None,
+                         hand_pair: HandPairClearance | None = None) -> tuple[float, float]:
     """Move two free hands apart (translation, half each) when their spheres come closer than
     the margin; returns (distance moved in all, smallest gap after moving).
 
@@ -680,7 +690,11 @@ def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
     by ``touch`` times a weight that is 1 up to ``targets.contact_near_m`` of gap and fades out
     by ``contact_far_m``, and the margin shrinks to zero, so palms that the human presses
     together touch on the robots too (free hands follow the human wrists, whose offset fits
-    human hands, not the robot's)."""
+    human hands, not the robot's).
+
+    ``hand_pair`` then measures the two hands' collision geoms, which the spheres sit inside,
+    and moves the hands apart until those keep the margin too (a thumb standing out of its
+    palm would otherwise be pressed into the other palm)."""
     (a, ia), (b, ib) = free_hands
     left, right = (a, ia), (b, ib)
     if a.agents[0] != "left":
@@ -704,6 +718,14 @@ def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
         margin_m = margin_m * (1.0 - touch)
     d, gap = separate_hands(sl, sr, margin_m)
     d = d + pull
+    if hand_pair is not None:
+        shift = np.zeros(len(rows[left[1]]))
+        shift[:3] = 0.5 * d
+        exact, mesh_gap = hand_pair.separate(rows[left[1]] + shift, rows[right[1]] - shift,
+                                             margin_m)
+        d = d + exact
+        if np.isfinite(mesh_gap):
+            gap = mesh_gap
     if np.any(d):
         rows[left[1]] = rows[left[1]].copy()
         rows[right[1]] = rows[right[1]].copy()

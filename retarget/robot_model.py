@@ -67,3 +67,19 @@ class RobotModel:
     @property
     def dof(self) -> int:
         return len(self.joint_names)
+
+
+def collision_spec(model_xml: str):
+    """The robot's ``mujoco.MjSpec`` with its collision geoms only (the geometry MuJoCo and the
+    sim gate collide; visual meshes cost compile time and take part in nothing)."""
+    import mujoco
+
+    spec = mujoco.MjSpec.from_string(model_xml)
+    for geom in list(spec.geoms):
+        if not (geom.contype or geom.conaffinity):
+            spec.delete(geom)
+    used = {geom.meshname for geom in spec.geoms}
+    for mesh in list(spec.meshes):
+        if mesh.name not in used:
+            spec.delete(mesh)
+    return spec

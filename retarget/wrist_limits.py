@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .robot_model import RobotModel
+from .robot_model import RobotModel, collision_spec
 
 CLEARANCE_M = 0.002
 """Smallest gap kept between a hand and its wrist housing."""
@@ -85,21 +85,6 @@ def wrist_clearance_limits(robot: RobotModel, clearance_m: float = CLEARANCE_M
         return hit
 
 
-def _collision_model(model_xml: str):
-    """The robot compiled with its collision geoms only (visual meshes cost compile time)."""
-    import mujoco
-
-    spec = mujoco.MjSpec.from_string(model_xml)
-    for geom in list(spec.geoms):
-        if not (geom.contype or geom.conaffinity):
-            spec.delete(geom)
-    used = {geom.meshname for geom in spec.geoms}
-    for mesh in list(spec.meshes):
-        if mesh.name not in used:
-            spec.delete(mesh)
-    return spec.compile()
-
-
 def _directions(k: int) -> np.ndarray:
     if k == 1:
         return np.array([[1.0], [-1.0]])
@@ -113,7 +98,7 @@ def _directions(k: int) -> np.ndarray:
 def _measure(robot: RobotModel, clearance_m: float) -> tuple[WristLimit, ...]:
     import mujoco
 
-    model = _collision_model(robot.model_xml)
+    model = collision_spec(robot.model_xml).compile()
     data = mujoco.MjData(model)
     out = []
     for hand in robot.hands.values():

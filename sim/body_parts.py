@@ -8,7 +8,8 @@ robot bodies through each robot's :class:`~dyad.retarget.robot_model.HandMapping
 - a finger: the bodies from its tip frame up to (not including) the bodies that do not move
   with finger joints; ``fingers`` is index to pinky (as in ``hand21``), ``fingertips`` the five
   tip bodies, ``<finger>_tip`` one of them;
-- ``palm``: the hand's bodies that no finger joint moves.
+- ``palm``: the hand's bodies that no finger joint moves, and the thumb's base link (the body
+  of the ``thumb_cmc`` keypoint: the human palm includes the ball of the thumb).
 
 A hand's *wrist* is the chain of bodies between the forearm and the hand (a humanoid's wrist
 links, such as GR1's ``r_hand_yaw`` housing): not part of ``hand``, but contacts on it are
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dyad.skeletons import FINGERS, FINGERTIPS
+from dyad.skeletons import FINGERS, FINGERTIPS, HAND21_NAMES
 
 from .scene import Scene, SceneInstance
 
+_THUMB_CMC = HAND21_NAMES.index("thumb_cmc")
 HAND_PARTS = ("palm", "fingers", "fingertips", "hand") + tuple(f"{f}_tip" for f in FINGERS)
 BODY_PART_PATTERNS = {
     "head": ("*head*", "*neck*"),
@@ -53,7 +55,7 @@ class HandBodies:
     Attributes:
         side: ``left`` or ``right``.
         hand: every body of the hand (wrist body and below).
-        palm: bodies no finger joint moves.
+        palm: bodies no finger joint moves, and the thumb's base link.
         fingers: finger name -> its bodies (tip to base order not kept).
         tips: finger name -> the body carrying its tip frame.
         wrist: the bodies above the hand up to (not including) its forearm: ancestors of the
@@ -118,7 +120,15 @@ def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
                 chain.add(b)
                 b = int(model.body_parentid[b])
             fingers[finger] = frozenset(chain or {tip})
-        out[side] = HandBodies(side, frozenset(hand), frozenset(hand - moved), fingers, tips)
+        palm = hand - moved
+        # Dyad's palm holds the thumb's carpometacarpal joint, whose metacarpal lies in the
+        # ball of the thumb: the robot's thumb base link (the body of that keypoint, which on
+        # Inspire hands stands a centimetre out of the palm) is palm too.
+        base = mapping.keypoint_frames.get(_THUMB_CMC)
+        base = -1 if base is None else _frame_body(model, mujoco, instance.prefix + base)
+        if base in hand:
+            palm.add(base)
+        out[side] = HandBodies(side, frozenset(hand), frozenset(palm), fingers, tips)
     for side, bodies in out.items():
         shared = set().union(*[_ancestors(model, b) for s, b in wrists.items() if s != side])
         bodies.wrist = _wrist_chain(scene, instance, side, wrists[side], shared)

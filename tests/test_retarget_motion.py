@@ -411,8 +411,8 @@ def test_obstacle_spheres_name_their_groups():
 def test_free_hands_touch_where_the_humans_declare_a_contact(clap):
     """Free hands follow the human wrists, whose offset fits human hands, not the robot's:
     during the clap's declared palm contact the two robot hands are brought together until
-    their spheres touch, where without the declaration they keep ``hand_clearance_m`` apart;
-    the gate then finds the palms touching over the interval."""
+    their collision geoms touch, where without the declaration they keep (nearly)
+    ``hand_clearance_m`` apart; the gate then finds the palms touching over the interval."""
     from dyad.sim.gate import validate
 
     c = clap.contacts[0]
@@ -425,5 +425,6 @@ def test_free_hands_touch_where_the_humans_declare_a_contact(clap):
     together = retarget_motion(clap, "inspire", progress=False)
     apart = retarget_motion(undeclared, "inspire", progress=False)
     assert np.nanmax(np.abs(gaps(together)[c.start:c.end])) < 0.001
-    np.testing.assert_allclose(gaps(apart)[c.start:c.end], 0.005, atol=5e-4)
+    # Pairs opening square to the palms' line are not pushed (hand_pair.py): 3-5 mm.
+    assert np.all((gaps(apart)[c.start:c.end] > 0.003) & (gaps(apart)[c.start:c.end] < 0.0055))
     assert not validate(together).of_kind("missed_contact")
