@@ -428,3 +428,22 @@ def test_free_hands_touch_where_the_humans_declare_a_contact(clap):
     # Pairs opening square to the palms' line are not pushed (hand_pair.py): 3-5 mm.
     assert np.all((gaps(apart)[c.start:c.end] > 0.003) & (gaps(apart)[c.start:c.end] < 0.0055))
     assert not validate(together).of_kind("missed_contact")
+
+
+def test_arms_pressing_toward_a_partner_creep_instead_of_freezing_and_jumping():
+    """A hug presses each robot's arms toward the partner's trunk, which the clearance terms
+    keep them off. A step that would cross the margin is rejected and retried with more
+    damping; with too few retries every step of a frame was rejected, the arms froze for a
+    second or two (31 frames on this clip) and then jumped through the partner (sphere overlap
+    -18 mm) once the targets had run far enough. Enough retries let them creep along."""
+    motion = _clip("duet", "hug")
+    traj = retarget_motion(motion, "gr1_inspire", progress=False)
+    arms = [i for i, n in enumerate(traj.joint_names) if "shoulder" in n or "elbow" in n]
+    still = np.all(np.abs(np.diff(traj.qpos[:, arms], axis=0)) < 1e-9, axis=1)
+    longest = run = 0
+    for frame_still in still:
+        run = run + 1 if frame_still else 0
+        longest = max(longest, run)
+    assert longest <= 3, longest
+    gaps = [g for g in traj.meta["min_clearance_m"] if g is not None]
+    assert min(gaps) > -0.002, min(gaps)
