@@ -274,13 +274,16 @@ class SphereClearance:
         quiet_pairs: group pairs (among ``pairs``) that always sit close, such as a palm and its
             own forearm: they are kept apart like the others but left out of ``near_gap``, as
             are sphere pairs within 1 cm of the margin at rest.
+        pair_margins: (group, group) -> a larger margin for that pair than ``margin_m``
+            (parts whose spheres under-cover their meshes where they meet).
     """
 
     def __init__(self, pin_model, spheres: SphereSet, pairs: list[tuple[str, str]],
                  margin_m: float, rest_q: np.ndarray, columns: np.ndarray,
                  obstacle_groups: tuple[str, ...] = (), activation_m: float = 0.04,
                  quiet_pairs: tuple[tuple[str, str], ...] = (),
-                 touch_groups: tuple[str, ...] = ()):
+                 touch_groups: tuple[str, ...] = (),
+                 pair_margins: dict[tuple[str, str], float] | None = None):
         import pinocchio as pin
 
         self._pin = pin
@@ -323,8 +326,10 @@ class SphereClearance:
         """Sphere pairs left out because they are closer than the margin at rest."""
         blocks = []
         quiet = {tuple(p) for p in quiet_pairs}
+        pair_margins = pair_margins or {}
         for a, b in pairs:
             loud = (a, b) not in quiet and (b, a) not in quiet
+            margin = float(pair_margins.get((a, b), pair_margins.get((b, a), self.margin_m)))
             for ka in group_anchors[names.index(a)]:
                 for kb in group_anchors[names.index(b)]:
                     ia, ib = np.meshgrid(self._anchor_members[ka], self._anchor_members[kb],
@@ -337,9 +342,9 @@ class SphereClearance:
                     if keep.any():
                         # Pairs that sit near each other at rest (a hanging hand by its
                         # thigh) are quiet too: near them is the robot's normal stance.
-                        loud_pairs = loud & (rest_gap[keep] >= self.margin_m + _QUIET_AT_REST_M)
+                        loud_pairs = loud & (rest_gap[keep] >= margin + _QUIET_AT_REST_M)
                         blocks.append((ka, kb, ia[keep], ib[keep],
-                                       np.minimum(self.margin_m, rest_gap[keep]), loud_pairs))
+                                       np.minimum(margin, rest_gap[keep]), loud_pairs))
         self._blocks = blocks
         self._block_a = np.array([blk[0] for blk in blocks], dtype=int)
         self._block_b = np.array([blk[1] for blk in blocks], dtype=int)

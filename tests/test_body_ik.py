@@ -401,3 +401,34 @@ def test_body_ik_never_folds_the_palm_into_its_wrist_housing(gr1):
     assert ik.info.limit_hits >= 1
     # The rest of the arm still serves the hand: the wrist point stays near its target.
     assert ik.info.point_errors_m["r_wrist"] < 0.02
+
+
+def test_hand_and_wrist_keep_a_wider_margin_from_their_own_upper_arm(gr1):
+    """Waving folds the elbow until the wrist housing meets the upper arm, where the covering
+    spheres still leave the meshes 5 mm closer than they say (a wave was commanded at 0 mm and
+    the lagging simulated arm went 1.6-1.9 mm in). That pair keeps 10 mm of sphere gap; the
+    rest keep ``clearance_m``."""
+    import pinocchio as pin
+
+    ik = BodyIK(gr1, follow_body=False)
+    clearance, spheres = ik.clearance, ik.clearance.spheres
+    names = list(spheres.group_names)
+    wrist = np.flatnonzero(np.isin(spheres.group, [names.index("right_wrist"),
+                                                   names.index("right_hand")]))
+    upper = np.flatnonzero(spheres.group == names.index("right_upper_arm"))
+    data = ik.model.createData()
+    for elbow in np.linspace(-2.0, -2.5, 51):
+        delta = np.zeros_like(ik.q_rest)
+        for joint, value in {"r_shoulder_pitch": -1.0, "r_shoulder_roll": -1.2,
+                             "r_elbow_pitch": elbow}.items():
+            delta[ik.model.joints[ik.model.getJointId(joint)].idx_q] = value
+        pin.computeJointJacobians(ik.model, data, ik.q_rest + delta)
+        pin.updateFramePlacements(ik.model, data)
+        c = clearance.world_centers(data)
+        gap = float((np.linalg.norm(c[wrist][:, None] - c[upper][None], axis=-1)
+                     - spheres.radii_m[wrist][:, None] - spheres.radii_m[upper][None]).min())
+        if 0.006 < gap < 0.0095:
+            break
+    assert 0.006 < gap < 0.0095 and ik.config.clearance_m < 0.006
+    pen, _, _, _ = clearance.rows(data, data.J[:, ik._cols], 1.0)
+    assert len(pen) and pen.max() == pytest.approx(0.010 - gap, abs=2e-4)
