@@ -41,12 +41,18 @@ _MIN_INSCRIBED_FRACTION = 0.4
 # How much a "covering" sphere may exceed the inside one: enough for the edges of limb-sized
 # boxes (a 4 cm square section needs 1.7 cm), not so much that a torso block grows by 6 cm.
 _MAX_COVER_GROWTH_M = 0.01
+# A thick box (GR1's 18 cm waist cube) gets a grid of spheres of at most this radius, up to
+# _MAX_BOX_SPHERES of them: one 9 cm sphere, grown by the 1 cm cover cap, left its edges 2.7 cm
+# and its corners 5.6 cm out, and thumbs went 1.5-3 cm into it where the solver saw clearance
+# (a 3x3x3 grid: 1.1 and 2.7 cm, faces unchanged; those thumbs 0.3-1.1 cm).
+_MAX_BOX_SPHERE_RADIUS_M = 0.05
+_MAX_BOX_SPHERES = 27
 # Sphere pairs closer than the margin plus this at rest count as quiet (see ``near_gap``).
 _QUIET_AT_REST_M = 0.01
 
 
-def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres: int = 12
-                    ) -> tuple[np.ndarray, float, np.ndarray]:
+def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres: int = 12,
+                    max_radius_m: float | None = None) -> tuple[np.ndarray, float, np.ndarray]:
     """Spheres for a box: (n, 3) centres in the box's frame, the radius of spheres that stay
     inside the box, and (n,) radii of spheres that cover each centre's share of it.
 
@@ -58,11 +64,15 @@ def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres:
         half_sizes_m: (3,) half sizes along the box axes.
         max_spheres: at most this many; the radius grows (up to the middle half-size) until
             they suffice.
+        max_radius_m: no sphere larger than this (a grid instead of one big sphere, whose
+            covering radius would leave a thick box's edges and corners far out).
     """
     h = np.asarray(half_sizes_m, dtype=float)
     order = np.argsort(h)  # smallest, middle, largest
     small, middle = max(h[order[0]], 1e-4), max(h[order[1]], 1e-4)
     radius = middle if middle <= _ROUND_RATIO * small else small
+    largest = middle if max_radius_m is None else min(middle, max_radius_m)
+    radius = min(radius, largest)
     while True:
         grids = []
         for axis in range(3):
@@ -70,9 +80,9 @@ def fit_box_spheres(center_m: np.ndarray, half_sizes_m: np.ndarray, max_spheres:
             n = 1 + int(np.ceil(2.0 * reach / (_SPACING_RADII * radius) - 1e-9)) if reach > 0 else 1
             grids.append(np.linspace(-reach, reach, n))
         count = int(np.prod([len(g) for g in grids]))
-        if count <= max_spheres or radius >= middle:
+        if count <= max_spheres or radius >= largest:
             break
-        radius = min(radius * 1.15, middle)
+        radius = min(radius * 1.15, largest)
     mesh = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, 3)
     # Each centre's share: halfway to its neighbours along each axis, out to the box's faces.
     extent = np.empty_like(mesh)
@@ -128,8 +138,11 @@ def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray
     out: dict[str, list] = {}
     for g in range(model.ngeom):
         body = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.geom_bodyid[g]))
-        centres, radius, covering = fit_box_spheres(model.geom_aabb[g, :3],
-                                                    model.geom_aabb[g, 3:])
+        box = model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
+        centres, radius, covering = fit_box_spheres(
+            model.geom_aabb[g, :3], model.geom_aabb[g, 3:],
+            max_spheres=_MAX_BOX_SPHERES if box else 12,
+            max_radius_m=_MAX_BOX_SPHERE_RADIUS_M if box else None)
         radii = np.full(len(centres), radius)
         mesh = int(model.geom_dataid[g])
         if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and mesh >= 0:

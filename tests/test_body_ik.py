@@ -234,6 +234,35 @@ def test_box_spheres_inside_and_covering():
         assert np.all(covering >= radius)
 
 
+def test_a_thick_box_gets_a_grid_whose_capped_spheres_reach_its_edges():
+    """GR1's 18 cm waist cube: one 9 cm sphere grown by the 1 cm cover cap left the cube's
+    edges 2.7 cm and its corners 5.6 cm outside, where thumbs went in unseen. With spheres of
+    at most 5 cm it is a 3x3x3 grid: inside the box, covering it, and capped at +1 cm its
+    edges lie at most 1.1 cm and its corners 2.7 cm outside (faces reached, as before)."""
+    half = np.full(3, 0.09)
+    one, r_one, cover_one = fit_box_spheres(np.zeros(3), half)
+    grid, r_grid, cover_grid = fit_box_spheres(np.zeros(3), half, max_spheres=27,
+                                               max_radius_m=0.05)
+    assert len(one) == 1 and len(grid) == 27 and r_grid <= 0.05
+    assert np.all(np.abs(grid) + r_grid <= half + 1e-9)
+    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1)
+                        for sz in (-1, 1)]) * half
+    edges = np.array([[0.09, 0.09, 0.0], [0.09, 0.0, 0.09], [0.0, 0.09, 0.09]])
+
+    def outside(points, centres, radius, cover):
+        capped = np.minimum(cover, radius + 0.01)
+        d = np.linalg.norm(points[:, None] - centres[None], axis=-1) - capped[None]
+        return d.min(axis=1).max()
+
+    assert outside(corners, one, r_one, cover_one) > 0.05
+    assert outside(edges, one, r_one, cover_one) > 0.025
+    assert outside(corners, grid, r_grid, cover_grid) < 0.028
+    assert outside(edges, grid, r_grid, cover_grid) < 0.012
+    from dyad.retarget.collision_spheres import robot_link_spheres
+
+    assert len(robot_link_spheres(load_robot("gr1_inspire"))["torso_waist_roll_link"][1]) == 27
+
+
 def test_hands_and_unmapped_humanoids_are_refused(gr1):
     with pytest.raises(BodyMappingError, match="not a humanoid"):
         body_mapping_for(load_robot("inspire_right"))
