@@ -117,7 +117,7 @@ class BodyIKConfig:
     damping: float = 1e-3
     min_damping: float = 1e-6
     max_iterations: int = 2
-    contact_iterations: int = 6
+    contact_iterations: int = 10
     first_frame_iterations: int = 40
     step_tolerance: float = 1e-4
 
