@@ -10,8 +10,9 @@ clip for tracking error. A robot commanded that way would do the same.
 
 :class:`HandPairClearance` asks MuJoCo for the contacts between the two hands' collision
 geoms (convex hulls, as the gate collides them) and moves the hands apart, half each, along
-the contact normals until every pair keeps the margin. It only ever separates: bringing
-hands together is the spheres' job.
+the line between their palm centres until every pair it can part that way keeps the margin
+(at most :data:`MAX_PUSH_M`). It only ever separates: bringing hands together is the
+spheres' job.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class HandPairClearance:
         return dist, np.where(left_first[:, None], -normal, normal)
 
     def separate(self, row_left: np.ndarray, row_right: np.ndarray, margin_m: float,
-                 iterations: int = 4, max_push_m: float = MAX_PUSH_M) -> tuple[float, float]:
+                 iterations: int = 4, max_push_m: float = MAX_PUSH_M
+                 ) -> tuple[np.ndarray, float]:
         """How far to move the hands apart (left hand +s/2, right hand -s/2 along the unit
         direction from the right palm's centre to the left one's) so that no geom pair of the
         two hands is nearer than ``margin_m``; returns (that (3,) translation of the left hand

@@ -31,8 +31,8 @@ def _palms(left, right, gaps):
     return _rows(traj, left, "left"), _rows(traj, right, "right")
 
 
-def test_contacts_agree_with_the_gate_scene(pair):
-    """The distances are MuJoCo's on the same geoms the gate collides: open palms facing
+def test_contacts_measure_the_collision_geoms(pair):
+    """The distances are MuJoCo's on the geoms the gate collides: open palms facing
     across a shrinking gap (the open Inspire thumbs stand 4 cm out of the palms and meet
     first) overlap once the palm centres come closer than the thumbs reach, and the reported
     direction opens the pair (moving the hands along it a little increases the distance)."""
@@ -92,7 +92,7 @@ def test_the_palm_holds_the_thumb_base():
                        "right/r_index_proximal"}, palm
 
 
-def test_a_retargeted_clap_commands_no_hand_through_the_other():
+def test_a_retargeted_clap_commands_no_hand_through_the_other(pair):
     """Free hands brought together for a clap are held apart by their collision geometry
     (inside spheres alone left Inspire thumbs 2-6 mm inside the other palm, and the gate
     squeezed them past their joint limits): during the contact the commanded hands overlap by
@@ -104,9 +104,7 @@ def test_a_retargeted_clap_commands_no_hand_through_the_other():
     clap = {i.label: i for i in interactions("bimanual")}["clap"].generate(
         np.random.default_rng(0))
     traj = retarget_motion(clap, "inspire", progress=False)
-    left, right, hp = (load_robot("inspire_left"), load_robot("inspire_right"),
-                       HandPairClearance.for_robots(load_robot("inspire_left"),
-                                                    load_robot("inspire_right")))
+    left, right, hp = pair
     rows_l, rows_r = _rows(traj, left, "left"), _rows(traj, right, "right")
     deepest = []
     for c in clap.contacts:
