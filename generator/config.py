@@ -93,7 +93,11 @@ class SamplingOptions:
         contact_guidance: 0..1, how much of the remaining gap of a contact the text plans
             (``contact_plan.py``) is closed after each flow step once the parts are within
             ``contact_near_m`` of touching; the pull fades out by ``contact_far_m``. 0 turns
-            it off; a checkpoint without a contact planner never pulls.
+            it off; a checkpoint without a contact planner never pulls. A handshake's hands
+            hang 0.3-0.45 m apart when the network under-reaches; fading out by 0.5 m instead
+            of 0.3 m (default model, 30 seeds) made hands meet in 29 handshakes instead of 23,
+            with duet top-3 0.21 -> 0.22, FID 0.32 -> 0.31, contact ratio 0.06 -> 0.12 and
+            penetration frequency 0.22 -> 0.26 (ground truth 0.51).
         contact_guidance_modes: the modes the pull applies to unless a caller sets
             ``contact_guidance`` explicitly. Duet only: there it completes handshakes (3/10 ->
             8/10 seeds) at no cost in R-precision or FID; in bimanual the network alone claps
@@ -108,7 +112,7 @@ class SamplingOptions:
     blend_boundaries: bool = True
     contact_guidance: float = 1.0
     contact_near_m: float = 0.05
-    contact_far_m: float = 0.3
+    contact_far_m: float = 0.5
     contact_guidance_modes: tuple[str, ...] = ("duet",)
 
     def __post_init__(self) -> None:
