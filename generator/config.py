@@ -132,3 +132,9 @@ class SamplingOptions:
                                  f"{self.contact_near_m!r} and {self.contact_far_m!r}")
         if not (0.0 <= float(self.noise_scale) <= 2.0):
             raise DyadInputError(f"noise_scale must be within 0..2, got {self.noise_scale!r}")
+
+    def pulls_contacts(self, mode: str, explicit: bool) -> bool:
+        """Whether planned contacts are pulled together in ``mode``: ``contact_guidance`` is
+        above 0 and either the caller set it (``explicit``: any mode) or the mode is one of
+        ``contact_guidance_modes``."""
+        return self.contact_guidance > 0 and (explicit or mode in self.contact_guidance_modes)

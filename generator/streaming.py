@@ -169,9 +169,8 @@ class MotionGenerator:
         agent_texts = clean_agent_texts(agent_texts, mode)
         condition = build_condition(self.encoder, mode, text, agent_texts)
         frames = max(1, int(round(seconds * self.model.config.fps)))
-        wanted = contact_guidance is not None or mode in options.contact_guidance_modes
-        contacts = tuple(self.plan(text, mode)) if wanted and options.contact_guidance > 0 \
-            else ()
+        contacts = tuple(self.plan(text, mode)) \
+            if options.pulls_contacts(mode, contact_guidance is not None) else ()
         return Request(text, agent_texts, mode, source, scores, frames, seed, options, condition,
                        contacts)
 

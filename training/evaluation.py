@@ -401,9 +401,8 @@ def _evaluate_mode(mode, clips, gen, evaluator, opts: EvalOptions, encode_texts,
                           else options.guidance)
     if opts.contact_guidance is not None:
         options = replace(options, contact_guidance=opts.contact_guidance)
-    wanted = opts.contact_guidance is not None or mode in options.contact_guidance_modes
     plans = {t: gen.plan(t, mode) for t in sorted(set(texts))} \
-        if wanted and options.contact_guidance > 0 else {}
+        if options.pulls_contacts(mode, opts.contact_guidance is not None) else {}
     encodings = encode_texts(gen.encoder, sorted(set(texts)))
 
     @torch.no_grad()
