@@ -77,6 +77,19 @@ class TextBatch:
                        sentence_mask=self.sentence_mask & keep[:, None],
                        dropped=self.dropped | which)
 
+    def drop_words(self, token_prob: float, all_prob: float,
+                   generator: torch.Generator | None = None) -> "TextBatch":
+        """A copy with word tokens hidden (a training augmentation; sentence vectors stay):
+        each token with probability ``token_prob``, and all of an example's tokens with
+        probability ``all_prob``, so the network cannot lean on one caption template's exact
+        wording and learns to follow the sentence vectors too (which place paraphrases near
+        each other)."""
+        b, length = self.token_mask.shape
+        device = self.token_mask.device
+        keep = torch.rand(b, length, generator=generator).to(device) >= token_prob
+        keep &= (torch.rand(b, generator=generator).to(device) >= all_prob)[:, None]
+        return replace(self, token_mask=self.token_mask & keep)
+
     def repeat(self, times: int) -> "TextBatch":
         """The batch repeated ``times`` times along the batch axis."""
         return TextBatch(*(getattr(self, f).repeat(times, *([1] * (getattr(self, f).ndim - 1)))

@@ -40,7 +40,8 @@ from dyad.skeletons import FINGERTIPS
 
 from .body_mapping import BodyMapping, body_mapping_for
 from .body_targets import SIDES, BodyTargets, RobotRestGeometry, measure_rest_geometry
-from .collision_spheres import SphereClearance, robot_link_spheres, sphere_set, support_mask
+from .collision_spheres import (Obstacles, SphereClearance, robot_link_spheres, sphere_set,
+                                support_mask)
 from .hand_ik import HandIK, HandIKConfig, projected_newton_step
 from .robot_model import RobotModel
 from .wrist_limits import wrist_clearance_limits
@@ -393,7 +394,8 @@ class BodyIK:
         # their full covering spheres (a hand then keeps up to ~1 cm more than it needs).
         spheres_set = sphere_set(self.robot, groups, covering=(
             "left_forearm_edges", "right_forearm_edges", "left_upper_arm", "right_upper_arm",
-            "left_wrist", "right_wrist", "trunk"), full_cover=("thighs",))
+            "left_wrist", "right_wrist", "trunk"), full_cover=("thighs",),
+            exact_boxes=("trunk",))
         shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
                                                              "trunk", "thighs")]
         self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))
@@ -480,9 +482,10 @@ class BodyIK:
                                   self._lo[nb:], self._hi[nb:])
         return out
 
-    def obstacle_spheres(self) -> tuple[np.ndarray, np.ndarray]:
-        """World spheres (centres, radii) of this robot's forearms and trunk in the pose of
-        the last solve: what a partner robot's hands and forearms keep clear of.
+    def obstacle_spheres(self) -> Obstacles:
+        """World shapes of this robot's forearms, trunk and thighs in the pose of the last
+        solve (spheres, and the trunk's exact boxes): what a partner robot's hands and
+        forearms keep clear of.
 
         The hands are left out: partners' hands touch by design (handshakes, high fives) and
         each robot only sees the other where it stood, so two hands that must move together
@@ -491,26 +494,30 @@ class BodyIK:
         group (``left_forearm``, ``right_forearm``, ``trunk``, ``thighs``), so that a partner
         can leave out the forearm its hand is meant to touch.
         """
-        if self.clearance is None or self._q_prev is None:
-            return np.zeros((0, 3)), np.zeros(0)
+        rows = self._obstacle_rows if self.clearance is not None else np.zeros(0, dtype=int)
+        if self._q_prev is None or len(rows) == 0:
+            return Obstacles(np.zeros((0, 3)), np.zeros(0), np.zeros(0, dtype=bool),
+                             np.zeros((0, 3, 3)), np.zeros((0, 3)))
         # _measure left the placements of the last solution in self.data.
-        rows = self._obstacle_rows
         centres = self.clearance.world_centers(self.data, self._obstacle_frames)
-        return centres[rows], self.clearance.spheres.radii_m[rows]
+        rotations, halves = self.clearance.world_boxes(self.data, rows)
+        return Obstacles(centres[rows], self.clearance.spheres.radii_m[rows],
+                         np.zeros(len(rows), dtype=bool), rotations, halves)
 
     # ----------------------------------------------------------------------------------------
     # Solve
 
     def solve(self, targets: BodyTargets,
-              obstacles: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+              obstacles: Obstacles | tuple | None = None) -> np.ndarray:
         """The robot configuration (Pinocchio ``q``, free flyer first) for one frame.
 
         Args:
             targets: the frame's targets (``body_targets.HumanToRobot``).
-            obstacles: world spheres ((P, 3) centres, (P,) radii) the hands and forearms keep
-                clear of, e.g. the partner robot; optionally (P,) flags of spheres the hands
-                may touch (the partner's forearm during a handshake), which only the
-                forearms keep clear of.
+            obstacles: world shapes the hands and forearms keep clear of, e.g. the partner
+                robot (:class:`collision_spheres.Obstacles`, or a tuple of its fields: (P, 3)
+                centres, (P,) radii, optionally (P,) flags of shapes the hands may touch
+                (the partner's forearm during a handshake), which only the forearms keep
+                clear of, and box axes and half sizes).
         """
         pin, model, cfg = self._pin, self.model, self.config
         warm = self._q_prev is not None

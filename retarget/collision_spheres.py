@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .model_loading import compile_spec, copy_mesh_once, geom_quat
 from .robot_model import RobotModel
 
-_CACHE: dict[tuple[str, int], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+_CACHE: dict[tuple[str, int], tuple[dict, dict]] = {}
 _LOCK = threading.Lock()
 # Spheres along an axis are this many radii apart: their surfaces overlap, so the axis and a
 # band around it are covered without gaps.
@@ -103,15 +104,28 @@ def robot_link_spheres(robot: RobotModel
     """Body name -> ((n, 3) sphere centres in the body frame, (n,) inside radii, (n,)
     covering radii), for every body with collision geoms. Cached per robot (name and model
     text)."""
+    return _link_shapes(robot)[0]
+
+
+def robot_link_boxes(robot: RobotModel
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Body name -> the body's box collision geoms: ((k, 3) centres and (k, 3, 3) rotations
+    in the body frame, (k, 3) half sizes, and the (n,) index of the box each of the body's
+    :func:`robot_link_spheres` spheres was fitted to, -1 for spheres of other geoms). Only
+    bodies with box geoms are listed."""
+    return _link_shapes(robot)[1]
+
+
+def _link_shapes(robot: RobotModel) -> tuple[dict, dict]:
     key = (robot.name, hash(robot.model_xml))
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is None:
-            hit = _CACHE[key] = _fit_link_spheres(robot.model_xml, robot.name)
+            hit = _CACHE[key] = _fit_link_shapes(robot.model_xml, robot.name)
         return hit
 
 
-def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _fit_link_shapes(model_xml: str, source: str) -> tuple[dict, dict]:
     import mujoco
 
     spec = mujoco.MjSpec.from_string(model_xml)
@@ -133,9 +147,10 @@ def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray
             target.add_geom(**kwargs)
             owners.append(body.name)
     if not owners:
-        return {}
+        return {}, {}
     model = compile_spec(mini, source)
     out: dict[str, list] = {}
+    boxes: dict[str, list] = {}
     for g in range(model.ngeom):
         body = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.geom_bodyid[g]))
         box = model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
@@ -156,13 +171,25 @@ def _fit_link_spheres(model_xml: str, source: str) -> dict[str, tuple[np.ndarray
             covering = _vertex_cover(model, mesh, centres, radii)
         rot = np.empty(9)
         mujoco.mju_quat2Mat(rot, model.geom_quat[g])
-        centres = model.geom_pos[g] + centres @ rot.reshape(3, 3).T
-        entry = out.setdefault(body, [[], [], []])
+        rot = rot.reshape(3, 3)
+        centres = model.geom_pos[g] + centres @ rot.T
+        entry = out.setdefault(body, [[], [], [], []])
         entry[0].append(centres)
         entry[1].append(radii)
         entry[2].append(covering)
-    return {b: (np.concatenate(c), np.concatenate(r), np.concatenate(v))
-            for b, (c, r, v) in out.items()}
+        which = -1
+        if box:  # a box geom's own frame: its aabb is the box itself
+            frames = boxes.setdefault(body, [])
+            which = len(frames)
+            frames.append((model.geom_pos[g] + rot @ model.geom_aabb[g, :3], rot,
+                           model.geom_aabb[g, 3:].copy()))
+        entry[3].append(np.full(len(centres), which))
+    spheres = {b: (np.concatenate(c), np.concatenate(r), np.concatenate(v))
+               for b, (c, r, v, _) in out.items()}
+    box_table = {b: (np.array([f[0] for f in frames]), np.array([f[1] for f in frames]),
+                     np.array([f[2] for f in frames]), np.concatenate(out[b][3]))
+                 for b, frames in boxes.items()}
+    return spheres, box_table
 
 
 def _vertex_cover(model, mesh: int, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
@@ -206,14 +233,17 @@ def _hull_depth(model, mesh: int, points: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SphereSet:
-    """Spheres fixed to Pinocchio frames.
+    """Spheres fixed to Pinocchio frames; some entries may be exact boxes instead.
 
     Attributes:
         frame_ids: (S,) frame of each sphere.
         centers_local_m: (S, 3) centres in those frames.
-        radii_m: (S,) radii.
+        radii_m: (S,) radii (0 for a box).
         group: (S,) group index of each sphere.
         group_names: name of each group.
+        half_extents_m: (S, 3) half sizes of box entries along their axes, zero for spheres
+            (None: all spheres).
+        rotations_local: (S, 3, 3) box axes in the frame (None: identities).
     """
 
     frame_ids: np.ndarray
@@ -221,10 +251,81 @@ class SphereSet:
     radii_m: np.ndarray
     group: np.ndarray
     group_names: tuple[str, ...]
+    half_extents_m: np.ndarray | None = None
+    rotations_local: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.radii_m)
+        if self.half_extents_m is None:
+            object.__setattr__(self, "half_extents_m", np.zeros((n, 3)))
+        if self.rotations_local is None:
+            object.__setattr__(self, "rotations_local", np.tile(np.eye(3), (n, 1, 1)))
+
+    @property
+    def is_box(self) -> np.ndarray:
+        """(S,) which entries are boxes."""
+        return (self.half_extents_m > 0.0).any(axis=1)
+
+    @property
+    def bound_radii_m(self) -> np.ndarray:
+        """(S,) radius of a sphere around each entry's centre that holds it."""
+        return self.radii_m + np.linalg.norm(self.half_extents_m, axis=1)
+
+
+class Obstacles(NamedTuple):
+    """World shapes that do not move during a solve (a partner robot where it stands).
+
+    ``centres`` (P, 3) and ``radii`` (P,) of spheres; ``touchable`` (P,) flags of shapes the
+    hands may touch; ``rotations`` (P, 3, 3) and ``half_extents`` (P, 3) make entries with a
+    nonzero half size exact boxes (rotations: box axes in the world)."""
+
+    centres: np.ndarray
+    radii: np.ndarray
+    touchable: np.ndarray | None = None
+    rotations: np.ndarray | None = None
+    half_extents: np.ndarray | None = None
+
+    def subset(self, rows: np.ndarray) -> "Obstacles":
+        return Obstacles(*(None if a is None else np.asarray(a)[rows] for a in self))
+
+
+def box_distance(points: np.ndarray, centres: np.ndarray, rotations: np.ndarray,
+                 half_extents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signed distances from points to boxes (negative inside), row by row.
+
+    Args:
+        points: (k, 3) world points.
+        centres, rotations, half_extents: (k, 3), (k, 3, 3) (box axes as columns), (k, 3).
+
+    Returns:
+        (k,) signed distances, (k, 3) unit directions from the box toward the point (the
+        nearest face's normal for a point inside) and (k, 3) the nearest points on the boxes'
+        surfaces.
+    """
+    local = np.einsum("kji,kj->ki", rotations, points - centres)
+    clamped = np.clip(local, -half_extents, half_extents)
+    out = local - clamped
+    dist = np.sqrt((out * out).sum(axis=1))
+    normal_local = out / np.maximum(dist, 1e-12)[:, None]
+    surface = clamped.copy()
+    inside = dist <= 1e-12
+    if inside.any():
+        depth = half_extents[inside] - np.abs(local[inside])
+        axis = depth.argmin(axis=1)
+        rows = np.flatnonzero(inside)
+        sign = np.where(local[rows, axis] >= 0.0, 1.0, -1.0)
+        dist[rows] = -depth[np.arange(len(rows)), axis]
+        normal_local[rows] = 0.0
+        normal_local[rows, axis] = sign
+        surface[rows, axis] = sign * half_extents[rows, axis]
+    normal = np.einsum("kij,kj->ki", rotations, normal_local)
+    nearest = centres + np.einsum("kij,kj->ki", rotations, surface)
+    return dist, normal, nearest
 
 
 def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
-               covering: tuple[str, ...] = (), full_cover: tuple[str, ...] = ()) -> SphereSet:
+               covering: tuple[str, ...] = (), full_cover: tuple[str, ...] = (),
+               exact_boxes: tuple[str, ...] = ()) -> SphereSet:
     """The spheres of the bodies of each group (bodies without collision geoms add none).
 
     Args:
@@ -237,15 +338,31 @@ def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
             the geom's mesh inside one): parts nothing should touch whose meshes the inside
             spheres under-cover by centimetres (GR1's thighs: a 4 cm chain inside a 6-7 cm
             thick shell), at the cost of keeping others up to that much farther off.
+        exact_boxes: groups whose box geoms are kept as exact boxes instead of their grid of
+            spheres (parts nothing should touch: a grid either leaves a box's edges and
+            corners out or stands off its faces; GR1's trunk is made of boxes).
     """
     spheres = robot_link_spheres(robot)
+    boxes = robot_link_boxes(robot) if exact_boxes else {}
     model = robot.pin_model
-    fids, centres, radii, group = [], [], [], []
+    fids, centres, radii, group, halves, rots = [], [], [], [], [], []
     for gi, (name, bodies) in enumerate(groups.items()):
         for body in bodies:
             if body not in spheres or not model.existFrame(body):
                 continue
             c, r_in, r_cover = spheres[body]
+            if name in exact_boxes and body in boxes:
+                box_c, box_r, box_h, box_of = boxes[body]
+                keep = box_of < 0
+                c, r_in, r_cover = c[keep], r_in[keep], r_cover[keep]
+                fids += [model.getFrameId(body)] * len(box_c)
+                centres.append(box_c)
+                radii.append(np.zeros(len(box_c)))
+                group += [gi] * len(box_c)
+                halves.append(box_h)
+                rots.append(box_r)
+            halves.append(np.zeros((len(r_in), 3)))
+            rots.append(np.tile(np.eye(3), (len(r_in), 1, 1)))
             fids += [model.getFrameId(body)] * len(r_in)
             centres.append(c)
             # A covering sphere of a big cube would stick out of its faces by centimetres:
@@ -260,7 +377,9 @@ def sphere_set(robot: RobotModel, groups: dict[str, list[str]],
     return SphereSet(np.array(fids, dtype=int),
                      np.concatenate(centres) if centres else np.zeros((0, 3)),
                      np.concatenate(radii) if radii else np.zeros(0),
-                     np.array(group, dtype=int), tuple(groups))
+                     np.array(group, dtype=int), tuple(groups),
+                     np.concatenate(halves) if halves else np.zeros((0, 3)),
+                     np.concatenate(rots) if rots else np.zeros((0, 3, 3)))
 
 
 class SphereClearance:
@@ -303,6 +422,8 @@ class SphereClearance:
         self.model = pin_model
         self.data = pin_model.createData()
         self.spheres = spheres
+        self._bound_radii = spheres.bound_radii_m
+        self._is_box = spheres.is_box
         self.margin_m = float(margin_m)
         self.activation_m = float(activation_m)
         names = list(spheres.group_names)
@@ -348,7 +469,7 @@ class SphereClearance:
                     ia, ib = np.meshgrid(self._anchor_members[ka], self._anchor_members[kb],
                                          indexing="ij")
                     ia, ib = ia.ravel(), ib.ravel()
-                    rest_gap = self._gaps(rest_centres, ia, ib)
+                    rest_gap = self._pair_geometry(self.data, rest_centres, ia, ib)[0]
                     # Apart at rest: kept, at the margin or at their rest gap if closer.
                     keep = rest_gap > 0.0
                     self.excluded_pairs += int((~keep).sum())
@@ -417,7 +538,7 @@ class SphereClearance:
             local = np.stack(local)  # (samples, members, 3)
             centre = local[0].mean(axis=0)
             radius = float((np.linalg.norm(local - centre, axis=-1)
-                            + self.spheres.radii_m[members]).max())
+                            + self._bound_radii[members]).max())
             out.append((anchor, centre, radius + 0.01, members))
         return out
 
@@ -455,13 +576,13 @@ class SphereClearance:
                 pairs.append((ia, ib, margins, loud))
                 anchors.update((ka, kb))
         obstacle_blocks = []
-        if obstacles is not None and len(obstacles[1]) and len(self._obstacle_anchors):
+        if obstacles is not None and len(obstacles.radii) and len(self._obstacle_anchors):
             rows = self._obstacle_anchors
-            d = bc[rows][:, None, :] - obstacles[0][None, :, :]
+            d = bc[rows][:, None, :] - obstacles.centres[None, :, :]
             og = np.sqrt((d * d).sum(-1)) - self._anchor_radius[rows][:, None] \
-                - obstacles[1][None, :]
-            if len(obstacles) > 2 and self._obstacle_touches.any():
-                touchable = np.asarray(obstacles[2], dtype=bool)
+                - _obstacle_bounds(obstacles)[None, :]
+            if obstacles.touchable is not None and self._obstacle_touches.any():
+                touchable = np.asarray(obstacles.touchable, dtype=bool)
                 og[np.ix_(self._obstacle_touches, touchable)] = np.inf
             for i, ka in enumerate(rows):
                 close = np.flatnonzero(og[i] <= self.activation_m)
@@ -500,30 +621,82 @@ class SphereClearance:
                                           self.spheres.centers_local_m[idx])
         return out
 
-    def _gaps(self, centres: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        d = centres[i] - centres[j]
-        return np.sqrt((d * d).sum(axis=1)) - self.spheres.radii_m[i] - self.spheres.radii_m[j]
+    def _pair_geometry(self, data, centres: np.ndarray, i: np.ndarray, j: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Surface gaps of entry pairs (i, j), unit directions from j toward i, and the points
+        of i and j that move apart along them (sphere centres; a box's nearest surface point).
+        Two boxes are compared as their bounding spheres (no group pair needs it)."""
+        ci, cj = centres[i], centres[j]
+        d = ci - cj
+        dist = np.sqrt((d * d).sum(axis=1))
+        r = self.spheres.radii_m
+        gaps = dist - r[i] - r[j]
+        u = d / np.maximum(dist, 1e-9)[:, None]
+        pi, pj = ci, cj
+        box_i, box_j = self._is_box[i], self._is_box[j]
+        if (box_i | box_j).any():
+            pi, pj = ci.copy(), cj.copy()
+            both = box_i & box_j
+            gaps[both] = dist[both] - self._bound_radii[i[both]] - self._bound_radii[j[both]]
+            for rows, sphere, box, sign in ((np.flatnonzero(box_j & ~box_i), i, j, 1.0),
+                                            (np.flatnonzero(box_i & ~box_j), j, i, -1.0)):
+                if len(rows) == 0:
+                    continue
+                sd, normal, nearest = box_distance(
+                    centres[sphere[rows]], centres[box[rows]],
+                    self._world_rotations(data, box[rows]),
+                    self.spheres.half_extents_m[box[rows]])
+                gaps[rows] = sd - r[sphere[rows]]
+                u[rows] = sign * normal
+                (pj if sign > 0 else pi)[rows] = nearest
+        return gaps, u, pi, pj
 
-    def _obstacle_gaps(self, centres, members, obstacles):
-        pts, radii = obstacles
-        d = centres[members][:, None, :] - pts[None, :, :]
+    def _world_rotations(self, data, idx: np.ndarray) -> np.ndarray:
+        """(k, 3, 3) world axes of entries ``idx``."""
+        frames = np.array([data.oMf[int(f)].rotation for f in self.spheres.frame_ids[idx]])
+        return frames @ self.spheres.rotations_local[idx]
+
+    def world_boxes(self, data, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(k, 3, 3) world axes and (k, 3) half sizes of entries ``idx`` (zero for spheres)."""
+        return self._world_rotations(data, idx), self.spheres.half_extents_m[idx]
+
+    def _obstacle_gaps(self, centres, members, obstacles: "Obstacles"
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """(m, p) gaps between sphere entries ``members`` and obstacles, and (m, p, 3) unit
+        directions from each obstacle toward the member."""
+        pts, radii = obstacles.centres, obstacles.radii
+        c = centres[members]
+        d = c[:, None, :] - pts[None, :, :]
         dist = np.sqrt((d * d).sum(axis=-1))
-        return dist - self.spheres.radii_m[members][:, None] - radii[None, :], d
+        gaps = dist - self.spheres.radii_m[members][:, None] - radii[None, :]
+        u = d / np.maximum(dist, 1e-9)[..., None]
+        if obstacles.half_extents is not None:
+            boxes = np.flatnonzero((obstacles.half_extents > 0.0).any(axis=1))
+            if len(boxes):
+                m, b = len(members), len(boxes)
+                sd, normal, _ = box_distance(
+                    np.repeat(c, b, axis=0), np.tile(pts[boxes], (m, 1)),
+                    np.tile(obstacles.rotations[boxes], (m, 1, 1)),
+                    np.tile(obstacles.half_extents[boxes], (m, 1)))
+                gaps[:, boxes] = (sd - np.tile(radii[boxes], m)).reshape(m, b) \
+                    - self.spheres.radii_m[members][:, None]
+                u[:, boxes] = normal.reshape(m, b, 3)
+        return gaps, u
 
-    def min_gap(self, data, obstacles: tuple[np.ndarray, ...] | None = None) -> float:
+    def min_gap(self, data, obstacles: "Obstacles | None" = None) -> float:
         """Smallest surface-to-surface distance over the watched pairs (and obstacles), metres;
         for parts the broad phase skipped, the gap between their bounds (a lower bound)."""
+        obstacles = _as_obstacles(obstacles)
         pairs, obstacle_blocks, centres, best = self._candidates(data, obstacles)
         for ia, ib, _, _ in pairs:
-            best = min(best, float(self._gaps(centres, ia, ib).min()))
+            best = min(best, float(self._pair_geometry(data, centres, ia, ib)[0].min()))
         for members, close in obstacle_blocks:
-            og, _ = self._obstacle_gaps(centres, members, (obstacles[0][close],
-                                                           obstacles[1][close]))
+            og, _ = self._obstacle_gaps(centres, members, obstacles.subset(close))
             best = min(best, float(og.min()))
         return best
 
     def rows(self, data, jacobian: np.ndarray, weight: float,
-             obstacles: tuple[np.ndarray, ...] | None = None, reuse: bool = False
+             obstacles: "Obstacles | tuple | None" = None, reuse: bool = False
              ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Residuals and Jacobian rows of the sphere pairs closer than the margin.
 
@@ -532,8 +705,9 @@ class SphereClearance:
                 configuration (``computeJointJacobians`` + ``updateFramePlacements``).
             jacobian: (6, n) ``data.J`` restricted to the solver's columns.
             weight: weight of the squared penetration.
-            obstacles: ((P, 3) centres, (P,) radii) of world spheres that do not move, and
-                optionally (P,) touchable flags (ignored by ``touch_groups``).
+            obstacles: world shapes that do not move (:class:`Obstacles`, or a tuple of its
+                fields: (P, 3) centres, (P,) radii, optionally (P,) touchable flags, ignored
+                by ``touch_groups``, and box axes and half sizes).
             reuse: keep the previous call's broad phase (later iterations of one frame).
 
         Returns:
@@ -541,16 +715,17 @@ class SphereClearance:
             smallest gap seen and the smallest gap outside the quiet pairs (metres; lower
             bounds where the broad phase skipped a pair).
         """
+        obstacles = _as_obstacles(obstacles)
         pairs, obstacle_blocks, centres, min_gap = self._candidates(data, obstacles, reuse)
         near_gap = min_gap
         n = jacobian.shape[1]
-        a_list, b_list, diffs, pens = [], [], [], []
+        a_list, b_list, normals, pens, a_points, b_points = [], [], [], [], [], []
         if pairs:
             ia = np.concatenate([p[0] for p in pairs])
             ib = np.concatenate([p[1] for p in pairs])
             margins = np.concatenate([p[2] for p in pairs])
             loud = np.concatenate([p[3] for p in pairs])
-            gaps = self._gaps(centres, ia, ib)
+            gaps, u, pa, pb = self._pair_geometry(data, centres, ia, ib)
             min_gap = min(min_gap, float(gaps.min()))
             if loud.any():
                 near_gap = min(near_gap, float(gaps[loud].min()))
@@ -558,42 +733,57 @@ class SphereClearance:
             if hit.any():
                 a_list.append(ia[hit])
                 b_list.append(ib[hit])
-                diffs.append(centres[ia[hit]] - centres[ib[hit]])
+                normals.append(u[hit])
+                a_points.append(pa[hit])
+                b_points.append(pb[hit])
                 pens.append(margins[hit] - gaps[hit])
         n_pairs = int(sum(len(x) for x in a_list))
         for members, close in obstacle_blocks:
-            og, od = self._obstacle_gaps(centres, members, (obstacles[0][close],
-                                                            obstacles[1][close]))
+            og, ou = self._obstacle_gaps(centres, members, obstacles.subset(close))
             min_gap = min(min_gap, float(og.min()))
             near_gap = min(near_gap, float(og.min()))
             ro, co = np.nonzero(og < self.margin_m)
             if len(ro):
                 a_list.append(members[ro])
-                diffs.append(od[ro, co])
+                normals.append(ou[ro, co])
+                a_points.append(centres[members[ro]])
                 pens.append(self.margin_m - og[ro, co])  # the obstacle side stays put
         if not pens:
             return np.zeros(0), np.zeros((0, n)), min_gap, near_gap
         a_idx = np.concatenate(a_list)
-        diff = np.concatenate(diffs)
+        u = np.concatenate(normals)
         pen = np.concatenate(pens)
-        u = diff / np.maximum(np.linalg.norm(diff, axis=1), 1e-9)[:, None]
-        jd = self._normal_jacobian(jacobian, centres, a_idx, u)
+        jd = self._normal_jacobian(jacobian, np.concatenate(a_points), a_idx, u)
         if n_pairs:
-            jd[:n_pairs] -= self._normal_jacobian(jacobian, centres, np.concatenate(b_list),
-                                                  u[:n_pairs])
+            jd[:n_pairs] -= self._normal_jacobian(jacobian, np.concatenate(b_points),
+                                                  np.concatenate(b_list), u[:n_pairs])
         sw = np.sqrt(weight)
         return sw * pen, -sw * jd, min_gap, near_gap
 
-    def _normal_jacobian(self, jacobian, centres, idx, u) -> np.ndarray:
-        """(k, n) Jacobian of ``u_k . c_idx_k`` (sphere centre velocity along u)."""
+    def _normal_jacobian(self, jacobian, points, idx, u) -> np.ndarray:
+        """(k, n) Jacobian of ``u_k . p_k`` for points ``p_k`` fixed to entry ``idx_k``'s frame
+        (their velocity along u)."""
         jv, jw = jacobian[:3], jacobian[3:]
         # d(u.c) = u.(v + w x c) = u.v + (c x u).w  per column, masked to the frame's support.
-        c = centres[idx]
+        c = points
         cu = np.stack([c[:, 1] * u[:, 2] - c[:, 2] * u[:, 1],
                        c[:, 2] * u[:, 0] - c[:, 0] * u[:, 2],
                        c[:, 0] * u[:, 1] - c[:, 1] * u[:, 0]], axis=1)
         rows = u @ jv + cu @ jw
         return rows * self._masks[self._sphere_frame[idx]]
+
+
+def _as_obstacles(obstacles) -> "Obstacles | None":
+    if obstacles is None or isinstance(obstacles, Obstacles):
+        return obstacles
+    return Obstacles(*obstacles)
+
+
+def _obstacle_bounds(obstacles: Obstacles) -> np.ndarray:
+    """(P,) radius of a sphere around each obstacle's centre that holds it."""
+    if obstacles.half_extents is None:
+        return obstacles.radii
+    return obstacles.radii + np.linalg.norm(obstacles.half_extents, axis=1)
 
 
 def support_mask(model, frame_id: int, columns: np.ndarray) -> np.ndarray:

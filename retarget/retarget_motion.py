@@ -47,7 +47,7 @@ from dyad.skeletons import HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts, g
 
 from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
-from .collision_spheres import robot_link_spheres
+from .collision_spheres import Obstacles, robot_link_spheres
 from .hand_ik import HandIK, HandIKConfig, neutral_within_limits
 from .hand_pair import HandPairClearance
 from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
@@ -124,7 +124,7 @@ class _Instance:
     last: np.ndarray | None = None          # last good trajectory row
     rest: np.ndarray | None = None          # row used before the first good frame
     extra: dict = field(default_factory=dict)
-    spheres: tuple | None = None            # latest world spheres (obstacles for partners)
+    spheres: Obstacles | None = None        # latest world shapes (obstacles for partners)
     sphere_groups: np.ndarray | None = None  # (P,) clearance group of each of those spheres
 
 
@@ -456,7 +456,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                 if other is not inst and other.spheres is not None:
                     touch = unshielded.get((inst.name, other.name), {}).get(t)
                     touchable = np.isin(other.sphere_groups, sorted(touch or ()))
-                    obstacles = _merge_obstacles(obstacles, (*other.spheres, touchable))
+                    obstacles = _merge_obstacles(obstacles,
+                                                 other.spheres._replace(touchable=touchable))
             w0, c0 = time.perf_counter(), time.thread_time()
             row, errs, clamped, hits, gap = _solve_instance(inst, t, obstacles, config)
             frame_ms[t] += 1e3 * (time.perf_counter() - w0)
@@ -647,10 +648,10 @@ def _unshielded_forearms(contacts: Sequence[ContactInterval], instance_of: dict[
     return out
 
 
-def _merge_obstacles(current, new):
+def _merge_obstacles(current: Obstacles | None, new: Obstacles) -> Obstacles:
     if current is None:
         return new
-    return tuple(np.concatenate([a, b]) for a, b in zip(current, new))
+    return Obstacles(*(np.concatenate([a, b]) for a, b in zip(current, new)))
 
 
 def _touch_weight(contacts: Sequence[ContactInterval], agents: list[str], num_frames: int,

@@ -16,7 +16,7 @@ from dyad.retarget.body_ik import BodyIK, BodyIKConfig  # noqa: E402
 from dyad.retarget.body_mapping import BodyMappingError, body_mapping_for  # noqa: E402
 from dyad.retarget.body_targets import (BodyTargets, HumanToRobot, TargetConfig,  # noqa: E402
                                         blend_contacts, hands_of)
-from dyad.retarget.collision_spheres import fit_box_spheres  # noqa: E402
+from dyad.retarget.collision_spheres import Obstacles, box_distance, fit_box_spheres  # noqa: E402
 from dyad.retarget.registry import load_robot  # noqa: E402
 from dyad.retarget.wrist_limits import CLEARANCE_M as WRIST_CLEARANCE_M  # noqa: E402
 from dyad.retarget.wrist_limits import wrist_clearance_limits  # noqa: E402
@@ -379,6 +379,83 @@ def test_hands_may_touch_obstacles_flagged_touchable(gr1):
         errors[touchable] = ik.info.point_errors_m["l_wrist"]
     assert errors[False] > 0.02
     assert errors[True] < 0.005
+
+
+def test_box_distance_matches_mujoco():
+    # Signed distances from spheres to a turned box, outside (faces, edges, corners) and
+    # inside, against MuJoCo's own sphere-box distance.
+    import mujoco
+
+    rng = np.random.default_rng(3)
+    half = np.array([0.09, 0.05, 0.03])
+    quat = np.array([0.9, 0.2, -0.3, 0.25])
+    quat /= np.linalg.norm(quat)
+    rot = np.empty(9)
+    mujoco.mju_quat2Mat(rot, quat)
+    rot = rot.reshape(3, 3)
+    centre = np.array([0.1, -0.2, 0.5])
+    radius = 0.01
+    model = mujoco.MjModel.from_xml_string(f"""<mujoco><worldbody>
+      <geom type="box" size="{half[0]} {half[1]} {half[2]}" pos="{centre[0]} {centre[1]}
+        {centre[2]}" quat="{quat[0]} {quat[1]} {quat[2]} {quat[3]}"/>
+      <body mocap="true"><geom type="sphere" size="{radius}"/></body>
+    </worldbody></mujoco>""")
+    data = mujoco.MjData(model)
+    points = centre + rng.uniform(-0.15, 0.15, (200, 3))
+    points[:20] = centre + (rng.uniform(-0.8, 0.8, (20, 3)) * half) @ rot.T
+    n = len(points)
+    dist, normal, nearest = box_distance(points, np.tile(centre, (n, 1)),
+                                         np.tile(rot, (n, 1, 1)), np.tile(half, (n, 1)))
+    expected = []
+    for p in points:
+        data.mocap_pos[0] = p
+        mujoco.mj_kinematics(model, data)
+        expected.append(mujoco.mj_geomDistance(model, data, 0, 1, 1.0, None))
+    np.testing.assert_allclose(dist - radius, expected, atol=1e-6)
+    assert (dist[:20] < 0).all() and (dist[20:] > -1e-12).any()
+    np.testing.assert_allclose(np.linalg.norm(normal, axis=1), 1.0, atol=1e-9)
+    # The nearest surface point lies the signed distance back along the normal.
+    np.testing.assert_allclose(nearest + dist[:, None] * normal, points, atol=1e-9)
+
+
+def test_box_obstacles_are_exact_not_their_bounding_spheres(gr1):
+    # A thin wall 1 cm in front of the hanging right hand leaves it where it is (the sphere
+    # bounding the wall, what a sphere model would see, pushes it 7 cm away); 1 cm into the
+    # hand, it pushes the hand off.
+    ik = BodyIK(gr1, follow_body=False)
+    targets = ik.targets_of(ik.q_rest)
+    data = ik.model.createData()
+    pin.framesForwardKinematics(ik.model, data, ik.q_rest)
+    spheres = ik.clearance.spheres
+    rows = np.flatnonzero(spheres.group == spheres.group_names.index("right_hand"))
+    centres = ik.clearance.world_centers(data)[rows]
+    front = float((centres[:, 0] + spheres.radii_m[rows]).max())
+    half = np.array([[0.005, 0.1, 0.1]])
+    errors = {}
+    for offset in (0.01, -0.01):
+        at = np.array([[front + offset + half[0, 0], *centres[:, 1:].mean(axis=0)]])
+        for name, wall in (("box", Obstacles(at, np.zeros(1), None, np.eye(3)[None], half)),
+                           ("ball", Obstacles(at, np.linalg.norm(half, axis=1)))):
+            ik.reset()
+            ik.solve(targets, wall)
+            errors[name, offset] = ik.info.point_errors_m["r_wrist"]
+    assert errors["box", 0.01] < 1e-3
+    assert errors["ball", 0.01] > 0.03
+    assert errors["box", -0.01] > 0.005
+
+
+def test_the_trunk_is_kept_as_exact_boxes(gr1_ik):
+    # GR1's trunk is made of boxes (an 18 cm waist cube among them): the clearance terms
+    # keep them as boxes, not as grids of spheres.
+    spheres = gr1_ik.clearance.spheres
+    trunk = spheres.group == spheres.group_names.index("trunk")
+    waist = gr1_ik.model.getFrameId("torso_waist_roll_link")
+    cube = trunk & (spheres.frame_ids == waist)
+    assert cube.sum() == 1 and spheres.is_box[cube].all()
+    np.testing.assert_allclose(spheres.half_extents_m[cube][0], 0.09, atol=1e-6)
+    hands = np.isin(spheres.group, [spheres.group_names.index(f"{s}_hand")
+                                    for s in ("left", "right")])
+    assert not spheres.is_box[hands].any()
 
 
 def _with_joints(ik: BodyIK, values: dict[str, float]) -> np.ndarray:

@@ -402,10 +402,15 @@ def test_obstacle_spheres_name_their_groups():
 
     ik = BodyIK(load_robot("gr1_inspire"))
     ik.solve(ik.targets_of(ik.q_rest))
-    centres, radii = ik.obstacle_spheres()
+    shapes = ik.obstacle_spheres()
     groups = ik.obstacle_sphere_groups
-    assert len(groups) == len(radii) == len(centres) > 0
+    assert len(groups) == len(shapes.radii) == len(shapes.centres) == len(shapes.rotations) > 0
     assert set(groups) == {"left_forearm", "right_forearm", "trunk", "thighs"}
+    # The trunk's boxes travel as boxes, with their world axes.
+    boxes = (shapes.half_extents > 0).any(axis=1)
+    assert boxes.any() and set(groups[boxes]) == {"trunk"}
+    np.testing.assert_allclose(shapes.rotations @ shapes.rotations.transpose(0, 2, 1),
+                               np.broadcast_to(np.eye(3), shapes.rotations.shape), atol=1e-9)
 
 
 def test_free_hands_touch_where_the_humans_declare_a_contact(clap):

@@ -59,6 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of the run after which rollout batches start")
     g.add_argument("--rollout-prob", type=float, default=None,
                    help="share of rollout batches in that phase")
+    g.add_argument("--word-drop", dest="word_drop_prob", type=float, default=None,
+                   metavar="0..1", help="share of caption word tokens hidden while training "
+                                        "(sentence vectors stay; default 0)")
+    g.add_argument("--words-off", dest="words_off_prob", type=float, default=None,
+                   metavar="0..1", help="share of examples trained on sentence vectors only "
+                                        "(default 0)")
     g.add_argument("--install-default", action="store_true",
                    help="also install the result as the packaged default model")
     g.set_defaults(func=run_train_generator)
@@ -124,7 +130,8 @@ def run_train_generator(args: argparse.Namespace) -> int:
               time_budget_min=args.time_budget_min, max_clips=args.max_clips,
               progress=not args.no_progress,
               install_default=args.install_default, model=ModelConfig(**model))
-    for key in ("steps", "batch_size", "lr", "rollout_from", "rollout_prob"):
+    for key in ("steps", "batch_size", "lr", "rollout_from", "rollout_prob", "word_drop_prob",
+                "words_off_prob"):
         _set(kw, key, getattr(args, key))
     summary = train_generator(GeneratorTrainOptions(**kw))
     _print(summary, args.json)

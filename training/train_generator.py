@@ -68,6 +68,10 @@ class GeneratorTrainOptions:
         rollout_prob: share of batches trained on rollouts once that phase starts.
         rollout_steps: Euler steps of those rollouts.
         text_drop_prob: share of examples without text (for classifier-free guidance).
+        word_drop_prob: share of word tokens hidden from the network (sentence vectors
+            stay): captions the model never saw word for word are then less foreign.
+        words_off_prob: share of examples whose word tokens are all hidden (sentence
+            vectors only).
         first_chunk_prob: share of windows that train a motion's first chunk.
         agent_text_prob: share of examples keeping their per-agent texts.
         install_default: also write the final model to the packaged default path.
@@ -89,6 +93,8 @@ class GeneratorTrainOptions:
     rollout_prob: float = 0.5
     rollout_steps: int = 4
     text_drop_prob: float = 0.1
+    word_drop_prob: float = 0.0
+    words_off_prob: float = 0.0
     first_chunk_prob: float = 0.2
     agent_text_prob: float = 0.5
     log_every: int = 25
@@ -110,7 +116,7 @@ class GeneratorTrainOptions:
         if self.time_budget_min is not None:
             check_positive("--time-budget-min", self.time_budget_min, integer=False)
         for name in ("rollout_from", "rollout_prob", "text_drop_prob", "first_chunk_prob",
-                     "agent_text_prob"):
+                     "agent_text_prob", "word_drop_prob", "words_off_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise DyadInputError(f"--{name.replace('_', '-')} must be within 0..1, "
@@ -326,7 +332,13 @@ def _train(opts: GeneratorTrainOptions, ctx) -> dict:
         batch = batches[(mode, 2 if rollout else 1)].next()
         drop = np.random.default_rng([opts.seed, step, ctx.rank]).random(
             len(batch["text"])) < opts.text_drop_prob
-        text = _text_batch(batch, mode, encodings, cfg.max_text_tokens, drop).to(device)
+        text = _text_batch(batch, mode, encodings, cfg.max_text_tokens, drop)
+        if opts.word_drop_prob or opts.words_off_prob:
+            text = text.drop_words(opts.word_drop_prob, opts.words_off_prob,
+                                   torch.Generator().manual_seed(
+                                       int(np.random.default_rng([opts.seed, step, ctx.rank, 1])
+                                           .integers(2**62))))
+        text = text.to(device)
         lr = opts.lr * warmup_cosine(step, planned, opts.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
