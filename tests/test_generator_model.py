@@ -154,6 +154,22 @@ def _text_batch(n):
     return collate_conditions(conds, TINY.max_text_tokens)
 
 
+def test_word_dropout_hides_tokens_but_keeps_sentences():
+    tb = collate_conditions([TextCondition({"overall": TextEncoding(
+        tokens=torch.randn(40, 384), sentence=torch.randn(384))}) for _ in range(64)], 64)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(tb.drop_words(0.0, 0.0, g).token_mask, tb.token_mask)
+    off = tb.drop_words(0.0, 1.0, g)
+    assert not off.token_mask.any()
+    assert torch.equal(off.sentence_mask, tb.sentence_mask) and not off.dropped.any()
+    some = tb.drop_words(0.25, 0.0, g)
+    assert not (some.token_mask & ~tb.token_mask).any()  # never shows a padded slot
+    hidden = 1.0 - some.token_mask.sum().item() / tb.token_mask.sum().item()
+    assert 0.2 < hidden < 0.3
+    whole = tb.drop_words(0.0, 0.5, g).token_mask.any(dim=1).float().mean().item()
+    assert 0.3 < whole < 0.7
+
+
 @pytest.mark.parametrize("mode", ["duet", "bimanual"])
 def test_model_shapes_and_history_sensitivity(mode):
     torch.manual_seed(0)

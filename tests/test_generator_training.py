@@ -150,6 +150,17 @@ def test_training_options_are_checked(data, tmp_path):
         train_generator(_options(data, tmp_path, rollout_prob=2.0))
     with pytest.raises(DyadInputError, match="nothing to resume"):
         train_generator(_options(data, tmp_path / "fresh", resume=True))
+    with pytest.raises(DyadInputError, match="word-drop-prob"):
+        train_generator(_options(data, tmp_path, word_drop_prob=-0.1))
+
+
+def test_training_with_hidden_words_runs(data, tmp_path):
+    summary = train_generator(_options(data, tmp_path / "w", steps=4, word_drop_prob=0.5,
+                                       words_off_prob=0.5))
+    assert summary["steps"] == 4
+    assert math.isfinite(summary["final_metrics"]["train/loss"])
+    run = json.loads((tmp_path / "w" / "run.json").read_text())
+    assert run["options"]["word_drop_prob"] == 0.5 and run["options"]["words_off_prob"] == 0.5
 
 
 @pytest.mark.slow

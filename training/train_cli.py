@@ -59,10 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of the run after which rollout batches start")
     g.add_argument("--rollout-prob", type=float, default=None,
                    help="share of rollout batches in that phase")
-    g.add_argument("--word-drop", dest="word_drop_prob", type=float, default=None,
+    g.add_argument("--word-drop-prob", type=float, default=None,
                    metavar="0..1", help="share of caption word tokens hidden while training "
                                         "(sentence vectors stay; default 0)")
-    g.add_argument("--words-off", dest="words_off_prob", type=float, default=None,
+    g.add_argument("--words-off-prob", type=float, default=None,
                    metavar="0..1", help="share of examples trained on sentence vectors only "
                                         "(default 0)")
     g.add_argument("--install-default", action="store_true",
