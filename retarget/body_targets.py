@@ -376,7 +376,9 @@ class HumanToRobot:
 
 
 def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]],
-                   config: TargetConfig) -> None:
+                   config: TargetConfig,
+                   declared: list[dict[str, np.ndarray]] | None = None,
+                   hands: list[dict[str, np.ndarray]] | None = None) -> None:
     """Keep hands that touch in the human motion touching on the robots (tracks in place).
 
     For every wrist target, the nearest human point among the same agent's other wrist and
@@ -386,10 +388,19 @@ def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]
     ``contact_near_m`` (smoothstep in between, so nothing jumps). The elbow target follows
     half of the wrist's shift.
 
+    Where the motion declares a hand in contact with another agent, the distance is measured
+    from the human hand (its nearest keypoint) instead of its wrist: fists bumping touch with
+    their wrists 18 cm apart, where a wrist distance blends only half of the way and the
+    robots, whose arms differ from the humans', stop centimetres short.
+
     Args:
         tracks: one :class:`TargetTrack` per agent (modified).
         humans: per agent, name -> (T, 3) human point (``HumanToRobot.human_points``).
         config: the blending distances.
+        declared: per agent, wrist name -> (T,) weight of a declared contact of that hand with
+            another agent (1 during it, ramping in and out): how much of the hand distance
+            replaces the wrist distance.
+        hands: per agent, wrist name -> (T, 21, 3) the human hand's keypoints (world).
     """
     near, far = config.contact_near_m, config.contact_far_m
     original = [{k: v.copy() for k, v in t.points_m.items()} for t in tracks]
@@ -408,7 +419,12 @@ def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]
                     else:
                         anchor = original[b][name] + offset
                     anchors.append(anchor)
-                    dists.append(np.linalg.norm(offset, axis=-1))
+                    dist = np.linalg.norm(offset, axis=-1)
+                    share = (declared[a].get(wrist) if declared is not None else None)
+                    if share is not None and hands is not None and wrist in hands[a]:
+                        near_by = _hand_distance(hands[a][wrist], hands[b].get(name), point)
+                        dist = share * near_by + (1.0 - share) * dist
+                    dists.append(dist)
             if not anchors:
                 continue
             dists = np.nan_to_num(np.stack(dists), nan=np.inf)  # (candidates, T)
@@ -424,6 +440,19 @@ def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]
             if elbow in track.points_m:
                 # The elbow goes half the way, so the forearm keeps its length and slant.
                 track.points_m[elbow] = original[a][elbow] + 0.5 * shift
+
+
+def _hand_distance(hand: np.ndarray, other_hand: np.ndarray | None, point: np.ndarray
+                   ) -> np.ndarray:
+    """(T,) distance from a (T, 21, 3) hand to another hand (nearest keypoints), or to a
+    (T, 3) point when there is no other hand; NaN where a frame has no finite keypoint."""
+    if other_hand is None:
+        d = np.linalg.norm(hand - point[:, None, :], axis=-1)
+    else:
+        diff = hand[:, :, None, :] - other_hand[:, None, :, :]
+        d = np.sqrt(np.einsum("tijk,tijk->tij", diff, diff)).reshape(len(hand), -1)
+    d = np.where(np.isfinite(d), d, np.inf).min(axis=1)
+    return np.where(np.isfinite(d), d, np.nan)
 
 
 def _other_wrist(wrist: str) -> str:

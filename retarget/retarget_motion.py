@@ -415,7 +415,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
     if not valid.any():
         raise RetargetInputError("every frame has non-finite joints: nothing to retarget")
     num_frames = len(arr)
-    instances = _build_instances(plans, arr, skeleton, agents, valid, config)
+    instances = _build_instances(plans, arr, skeleton, agents, valid, config, contacts,
+                                 round(config.contact_slack_s * fps))
     unshielded = _unshielded_forearms(contacts, {a: inst.name for inst in instances
                                                  for a in inst.agents},
                                       num_frames, round(config.contact_slack_s * fps))
@@ -545,9 +546,10 @@ def _hands_world(arr: np.ndarray, skeleton: str, agents: tuple[str, ...],
     return {}
 
 
-def _build_instances(plans, arr, skeleton, agents, valid, config: RetargetConfig
+def _build_instances(plans, arr, skeleton, agents, valid, config: RetargetConfig,
+                     contacts: Sequence[ContactInterval] = (), slack_frames: int = 0
                      ) -> list[_Instance]:
-    instances, tracks, humans = [], [], []
+    instances, tracks, humans, human_hands = [], [], [], []
     for name, model, inst_agents, kind in plans:
         inst = _Instance(name=name, robot=model, agents=inst_agents, kind=kind)
         hands = _hands_world(arr, skeleton, agents, inst_agents)
@@ -581,13 +583,18 @@ def _build_instances(plans, arr, skeleton, agents, valid, config: RetargetConfig
             inst.track = h2r.body_track(body, hands) if kind == "body" else h2r.arm_track(hands)
             tracks.append(inst.track)
             humans.append(HumanToRobot.human_points(body, hands))
+            human_hands.append({f"{side[0]}_wrist": h for side, h in hands.items()})
             inst.solver = solver
             inst.columns = FREE_JOINT_COLUMNS + model.joint_names
             inst.rest = solver.qpos(solver.q_rest)
             inst.extra = {"h2r": h2r}
         instances.append(inst)
     if tracks:
-        blend_contacts(tracks, humans, config.targets)
+        track_agents = [inst.agents[0] for inst in instances if inst.track is not None]
+        declared = [{f"{side[0]}_wrist": w for side, w in
+                     _hand_contact_weights(contacts, agent, len(arr), slack_frames).items()}
+                    for agent in track_agents]
+        blend_contacts(tracks, humans, config.targets, declared, human_hands)
     return instances
 
 
@@ -654,6 +661,15 @@ def _merge_obstacles(current: Obstacles | None, new: Obstacles) -> Obstacles:
     return Obstacles(*(np.concatenate([a, b]) for a, b in zip(current, new)))
 
 
+def _interval_weight(c: ContactInterval, num_frames: int, slack_frames: int) -> np.ndarray:
+    """(T,) 1 over the contact's frames, ramping to 0 over ``slack_frames`` either side."""
+    frames = np.arange(num_frames)
+    ramp = max(slack_frames, 1)
+    before = np.clip((frames - (c.start - ramp)) / ramp, 0.0, 1.0)
+    after = np.clip(((c.end - 1 + ramp) - frames) / ramp, 0.0, 1.0)
+    return np.minimum(before, after)
+
+
 def _touch_weight(contacts: Sequence[ContactInterval], agents: list[str], num_frames: int,
                   slack_frames: int) -> np.ndarray:
     """(T,) 1 where the two free hands ``agents`` are in a declared contact with each other,
@@ -661,15 +677,28 @@ def _touch_weight(contacts: Sequence[ContactInterval], agents: list[str], num_fr
     weight = np.zeros(num_frames)
     if len(agents) != 2:
         return weight
-    frames = np.arange(num_frames)
-    ramp = max(slack_frames, 1)
     for c in contacts:
-        if {c.agent_a, c.agent_b} != set(agents):
-            continue
-        before = np.clip((frames - (c.start - ramp)) / ramp, 0.0, 1.0)
-        after = np.clip(((c.end - 1 + ramp) - frames) / ramp, 0.0, 1.0)
-        weight = np.maximum(weight, np.minimum(before, after))
+        if {c.agent_a, c.agent_b} == set(agents):
+            weight = np.maximum(weight, _interval_weight(c, num_frames, slack_frames))
     return weight
+
+
+def _hand_contact_weights(contacts: Sequence[ContactInterval], agent: str, num_frames: int,
+                          slack_frames: int) -> dict[str, np.ndarray]:
+    """Side -> (T,) weight of ``agent``'s hands in declared contacts with another agent (1
+    during the contact, ramping over ``slack_frames``); only hand parts (a forearm or arm
+    contact moves no wrist)."""
+    out: dict[str, np.ndarray] = {}
+    for c in contacts:
+        if c.agent_a == c.agent_b:
+            continue
+        for who, part in ((c.agent_a, c.part_a), (c.agent_b, c.part_b)):
+            side = _limb_side(part)
+            if who != agent or side is None or part.partition("_")[2] in ("forearm", "arm"):
+                continue
+            w = _interval_weight(c, num_frames, slack_frames)
+            out[side] = np.maximum(out.get(side, 0.0), w)
+    return out
 
 
 def _hand_pair(instances: list[_Instance]) -> HandPairClearance | None:

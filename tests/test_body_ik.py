@@ -215,6 +215,41 @@ def test_blend_contacts_keeps_touching_hands_together():
     assert np.allclose(a.points_m["r_wrist"][1], [0.0, 0.0, 1.0])  # far apart: untouched
 
 
+def test_declared_hand_contacts_blend_by_the_hands_not_the_wrists():
+    # A fist bump: the humans' knuckles touch while their wrists stay 18 cm apart, and the
+    # robots' wrist targets are 30 cm apart (other arms). By wrist distance the blend is
+    # partial and the robot fists would miss; declared, the hands' own distance (0) makes it
+    # full, so the robot wrists keep the humans' 18 cm offset. Undeclared frames keep the old
+    # rule.
+    cfg = TargetConfig(contact_near_m=0.1, contact_far_m=0.25)
+    from dyad.retarget.body_targets import TargetTrack
+
+    def track(x):
+        t = TargetTrack(num_frames=2)
+        t.points_m = {"r_wrist": np.array([[x, 0.0, 1.0]] * 2)}
+        return t
+
+    def fist(wrist_x, toward):
+        keypoints = np.zeros((2, 21, 3)) + [wrist_x, 0.0, 1.0]
+        keypoints[:, 1:, 0] += toward * np.linspace(0.02, 0.09, 20)  # knuckles 9 cm out
+        return keypoints
+
+    humans = [{"r_wrist": np.array([[0.0, 0.0, 1.0]] * 2)},
+              {"r_wrist": np.array([[0.18, 0.0, 1.0]] * 2)}]
+    hands = [{"r_wrist": fist(0.0, 1.0)}, {"r_wrist": fist(0.18, -1.0)}]
+    declared = [{"r_wrist": np.array([1.0, 0.0])}, {"r_wrist": np.array([1.0, 0.0])}]
+    a, b = track(0.0), track(0.3)
+    blend_contacts([a, b], humans, cfg, declared, hands)
+    gap = b.points_m["r_wrist"][:, 0] - a.points_m["r_wrist"][:, 0]
+    assert gap[0] == pytest.approx(0.18)
+    # Frame 1 is not declared: by wrist distance (18 cm) the blend is partial.
+    assert 0.2 < gap[1] < 0.29
+    plain_a, plain_b = track(0.0), track(0.3)
+    blend_contacts([plain_a, plain_b], humans, cfg)
+    assert plain_b.points_m["r_wrist"][0, 0] - plain_a.points_m["r_wrist"][0, 0] == \
+        pytest.approx(gap[1])
+
+
 def test_box_spheres_inside_and_covering():
     rng = np.random.default_rng(0)
     for half in ([0.024, 0.041, 0.056], [0.007, 0.011, 0.023], [0.03, 0.03, 0.03],
