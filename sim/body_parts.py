@@ -222,6 +222,17 @@ class PartResolver:
                 return hand.hand | hand.wrist
         return bodies
 
+    def finger_of(self, instance: str, part: str) -> frozenset[int]:
+        """The whole finger of a fingertip part (``thumb_tip``, ``left_index_tip``), else the
+        part's own bodies."""
+        bodies = self.resolve(instance, part)
+        finger = part.rsplit("_", 2)[-2] if part.endswith("_tip") else None
+        for hand in self.hands[self._instance[instance]].values():
+            chain = hand.fingers.get(finger)
+            if chain and bodies <= chain:
+                return chain
+        return bodies
+
     def body_roles(self) -> np.ndarray:
         """(nbody,) role code per body: 0 world/floor, 1 other robot body, 2 palm, 3 finger."""
         roles = np.zeros(self.scene.model.nbody, dtype=int)

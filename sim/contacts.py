@@ -15,7 +15,8 @@ its contacts are sorted out:
   two parts' bodies must come within ``touch_distance_m`` for at least ``min_contact_ratio`` of
   the interval; frames deeper than ``severe_penetration_m`` do not count as contact (DHVAE's
   rule) and fail as collisions. Around an interval (plus ``window_slack_s``) any contact
-  between the two hands involved is expected, not a collision.
+  between the two hands involved is expected, not a collision; for two parts of one hand (a
+  pinch's thumb and index tips) only contacts between those two fingers.
 - **Approach speed**: when two robot bodies start touching, their relative speed along the
   contact normal (from the frames just before) must stay below ``approach.max_speed_m_s``.
 """
@@ -125,9 +126,15 @@ class ContactChecker:
                                 f"{c.part_b} not checked: a part has no collision geometry")
                 continue
             pairs = np.array([(g1, g2) for g1 in ga for g2 in gb if g1 != g2], dtype=int)
+            exempt_a = self.parts.hand_of(c.agent_a, c.part_a)
+            exempt_b = self.parts.hand_of(c.agent_b, c.part_b)
+            if ia == ib and exempt_a == exempt_b:
+                # Two parts of one hand (a pinch): only those fingers may touch each other;
+                # the hand's other self-collisions still count.
+                exempt_a = self.parts.finger_of(c.agent_a, c.part_a)
+                exempt_b = self.parts.finger_of(c.agent_b, c.part_b)
             self.expected.append(ExpectedContact(
-                c, ia, ib, a, b, self.parts.hand_of(c.agent_a, c.part_a),
-                self.parts.hand_of(c.agent_b, c.part_b), pairs.reshape(-1, 2)))
+                c, ia, ib, a, b, exempt_a, exempt_b, pairs.reshape(-1, 2)))
         slack = int(round(float(thresholds["expected_contacts"]["window_slack_s"]) * scene.fps))
         self._slack = slack
         # Per-body lookup tables, so each frame's contacts are sorted out without Python loops.

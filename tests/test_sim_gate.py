@@ -72,6 +72,38 @@ def test_fingers_driven_through_each_other_is_a_finger_finger_collision(right):
     assert report.summary["penetration_duration_ratio"] > 0.2
 
 
+def _pinch(right, middle: float = 0.0) -> np.ndarray:
+    """Thumb tip pressed 3 mm into the index tip by frame 30 (nothing else touching)."""
+    names = list(right.joint_names)
+    q = np.tile(open_pose(right), (60, 1))
+    ramp = np.linspace(0.0, 1.0, 30)
+    for joint, value in (("joint_r_thumb_proximal_1", 0.6), ("joint_r_thumb_proximal_2", 0.5),
+                         ("joint_r_index_proximal", 0.9), ("joint_r_middle_proximal", middle)):
+        q[:30, names.index(joint)] = value * ramp
+        q[30:, names.index(joint)] = value
+    return apply_mimic(right, q)
+
+
+def test_a_declared_pinch_lets_only_those_two_fingers_touch(right):
+    # The thumb-index closure above, declared as the hand's own contact (a pinch, an OK
+    # sign): expected, so no collision; the two tips are measured touching. The exemption
+    # is those two fingers only: a middle finger curled into the thumb still fails.
+    pinch = [ContactInterval(right.name, "thumb_tip", right.name, "index_tip", 25, 60)]
+    declared = one_hand(right, _pinch(right))
+    declared = RobotTrajectory(declared.qpos, declared.joint_names, FPS, declared.instances,
+                               contacts=pinch)
+    report = validate(declared)
+    assert report.passed, report.describe()
+    ratio = report.summary["contact_ratios"][f"{right.name}:thumb_tip ~ {right.name}:index_tip "
+                                             "[25, 60)"]
+    assert ratio >= 0.9
+    curled = one_hand(right, _pinch(right, middle=1.62))
+    curled = RobotTrajectory(curled.qpos, curled.joint_names, FPS, curled.instances,
+                             contacts=pinch)
+    hits = validate(curled).of_kind("self_collision")
+    assert hits and all(any("middle" in b for b in v.subjects) for v in hits)
+
+
 def _first_penetrating_frame(robot, q, depth=0.001):
     model = mujoco.MjModel.from_xml_string(robot.model_xml)
     data = mujoco.MjData(model)

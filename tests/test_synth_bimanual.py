@@ -121,8 +121,21 @@ def test_hands_never_interpenetrate(label):
 def test_contacts_are_present_exactly_when_implied_and_measured(label):
     for seed in SEEDS:
         rec = clip(label, seed)
+        own = [c for c in rec.contacts if c.agent_a == c.agent_b]
+        if label in ("pinch", "ok_sign"):
+            # A hand's own thumb and index tips: once per pinch, held through the OK sign.
+            side = rec.meta["handedness"]
+            assert own and {(c.agent_a, c.part_a, c.part_b) for c in own} == \
+                {(side, "thumb_tip", "index_tip")}
+            assert len(own) == (rec.meta["repetitions"] if label == "pinch" else 1)
+            for c in own:
+                assert 0 <= c.start < c.end <= rec.num_frames
+                d = rec.contact_distance(c)[c.start:c.end]  # tip joints, ~1 cm when touching
+                assert d.min() <= 0.015 and (d <= d.min() + 0.012 + 1e-9).all(), c
+        else:
+            assert own == [], f"seed {seed}: {own}"
         if not TYPES[label].has_contact:
-            assert rec.contacts == []
+            assert rec.contacts == own
             continue
         assert rec.contacts, f"seed {seed}: no contact"
         pairs = {(c.part_a, c.part_b) for c in rec.contacts}

@@ -314,7 +314,8 @@ class _Clip:
         self.distance_m = 0.0
         self.extra: dict = {}
         self._phases: list[tuple[str, float, float]] = []
-        self._contacts: list[tuple[str, str, float, float]] = []
+        # (side, part, side, part, start s, end s): the two hands, or one hand's own parts.
+        self._contacts: list[tuple[str, str, str, str, float, float]] = []
         self._time_scale = 1.0
 
     @property
@@ -349,7 +350,14 @@ class _Clip:
     def contact(self, part_left: str, part_right: str, start_s: float, end_s: float) -> None:
         """A designed contact of the left hand's ``part_left`` with the right's ``part_right``;
         :meth:`finish` trims it to the frames where the parts are measured to touch."""
-        self._contacts.append((part_left, part_right, float(start_s), float(end_s)))
+        self._contacts.append(("left", part_left, "right", part_right, float(start_s),
+                               float(end_s)))
+
+    def self_contact(self, side: str, part_a: str, part_b: str, start_s: float,
+                     end_s: float) -> None:
+        """A designed contact between two parts of one hand (a pinch's thumb and index
+        tips), trimmed like :meth:`contact`."""
+        self._contacts.append((side, part_a, side, part_b, float(start_s), float(end_s)))
 
     def rest(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A relaxed hand in front of the hip-chest line: wrist, angles, pose (for ``side``)."""
@@ -385,8 +393,8 @@ class _Clip:
         _keep_within_reach(joints)
         frame_of = lambda t_s: int(np.clip(np.searchsorted(times_s, t_s - 1e-6), 0,  # noqa: E731
                                            len(times_s)))
-        contacts = [_measured_contact(joints, pl, pr, frame_of(s), frame_of(e))
-                    for pl, pr, s, e in self._contacts]
+        contacts = [_measured_contact(joints, sa, pa, sb, pb, frame_of(s), frame_of(e))
+                    for sa, pa, sb, pb, s, e in self._contacts]
         phases = sorted(self._phases, key=lambda p: p[1])
         meta = {
             "label": self.label, "mode": "bimanual",
@@ -428,25 +436,25 @@ def _keep_within_reach(joints: np.ndarray, limit_m: float = REACH_M - 0.005) -> 
         joints -= (excess + 1e-4) * offset[t, h] / dist[t, h]
 
 
-def _measured_contact(joints: np.ndarray, part_left: str, part_right: str, start: int,
-                      end: int, margin: int = 20) -> ContactInterval:
-    """The designed contact ``[start, end)`` grown or trimmed to the run of frames around its
-    closest approach where the parts are within 1.2 cm of that closest distance (searched up
-    to ``margin`` frames either side of the design)."""
+def _measured_contact(joints: np.ndarray, side_a: str, part_a: str, side_b: str, part_b: str,
+                      start: int, end: int, margin: int = 20) -> ContactInterval:
+    """The designed contact ``[start, end)`` of ``side_a``'s ``part_a`` with ``side_b``'s
+    ``part_b`` grown or trimmed to the run of frames around its closest approach where the
+    parts are within 1.2 cm of that closest distance (searched up to ``margin`` frames either
+    side of the design)."""
     n = len(joints)
     end = min(max(end, start + 1), n)
     start = min(start, end - 1)
     lo_w, hi_w = max(0, start - margin), min(n, end + margin)
-    a = joints[lo_w:hi_w, 0][:, contact_part_joints("hand21", part_left)]
-    b = joints[lo_w:hi_w, 1][:, contact_part_joints("hand21", part_right)]
+    a = joints[lo_w:hi_w, SIDES.index(side_a)][:, contact_part_joints("hand21", part_a)]
+    b = joints[lo_w:hi_w, SIDES.index(side_b)][:, contact_part_joints("hand21", part_b)]
     diff = a[:, :, None, :] - b[:, None, :, :]
     d = np.sqrt(np.einsum("tabk,tabk->tab", diff, diff).reshape(hi_w - lo_w, -1).min(axis=1))
     best = start - lo_w + int(np.argmin(d[start - lo_w:end - lo_w]))
     far = np.flatnonzero(d > min(CONTACT_M - 0.006, d[best] + 0.012))
     lo = far[far < best].max() + 1 if (far < best).any() else 0
     hi = far[far > best].min() if (far > best).any() else len(d)
-    return ContactInterval("left", part_left, "right", part_right, int(lo + lo_w),
-                           int(hi + lo_w))
+    return ContactInterval(side_a, part_a, side_b, part_b, int(lo + lo_w), int(hi + lo_w))
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,8 +526,13 @@ def _palm_forward_angles(c: _Clip) -> np.ndarray:
 def ok_sign(rng: np.random.Generator) -> MotionRecord:
     """One hand makes the OK sign (thumb and index in a ring, other fingers up), palm forward."""
     c = _Clip("ok_sign", rng)
+    hold = _sign_hold(c)
+
+    def perform(path: HandPath, t0: float):
+        hold(path, t0)  # the ring is closed on arrival and held
+        c.self_contact(c.handedness, "thumb_tip", "index_tip", t0, path.end_s)
     return _one_hand(c, _sign_wrist(c, c.handedness), _palm_forward_angles(c), POSES["ok"],
-                     _sign_hold(c), "hold")
+                     perform, "hold")
 
 
 @interaction("bimanual", "peace_sign", has_contact=False)
@@ -647,10 +660,13 @@ def pinch(rng: np.random.Generator) -> MotionRecord:
     def perform(path: HandPath, t0: float):
         for i in range(c.repetitions):
             path.move(c.dur(0.15, 0.3), pose=POSES["pinch"])
+            closed = path.end_s
             path.hold(c.dur(0.08, 0.3))
+            if i == c.repetitions - 1:
+                path.hold(c.dur(0.3, 0.8))
+            c.self_contact(c.handedness, "thumb_tip", "index_tip", closed, path.end_s)
             if i < c.repetitions - 1:
                 path.move(c.dur(0.15, 0.3), pose=opened)
-        path.hold(c.dur(0.3, 0.8))
     return _one_hand(c, _sign_wrist(c, c.handedness, low=True), angles, opened, perform, "pinch")
 
 
