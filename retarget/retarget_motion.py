@@ -313,6 +313,9 @@ class _FreeHand:
         return np.concatenate(centres), np.concatenate(radii)
 
 
+_MAX_SEPARATION_STEP_M = 0.005
+
+
 def separate_hands(left: tuple[np.ndarray, np.ndarray], right: tuple[np.ndarray, np.ndarray],
                    margin_m: float, iterations: int = 20) -> tuple[np.ndarray, float]:
     """The smallest translation ``d`` (left moves +d/2, right -d/2) after which two sphere
@@ -338,8 +341,14 @@ def separate_hands(left: tuple[np.ndarray, np.ndarray], right: tuple[np.ndarray,
         if not hit.any():
             break
         u = diff[hit] / np.maximum(dist[hit], 1e-9)[:, None]
-        # Minimise 1e-4 |step|^2 + sum (pen - u . step)^2: the hinge's Gauss-Newton step.
+        # Minimise 1e-4 |step|^2 + sum (pen - u . step)^2: the hinge's Gauss-Newton step,
+        # at most _MAX_SEPARATION_STEP_M long: pairs whose centres nearly coincide (cupped
+        # hands, pinky on pinky) have no reliable direction, and one full step along theirs
+        # threw two touching hands 20 cm apart.
         step = np.linalg.solve(u.T @ u + 1e-4 * np.eye(3), u.T @ pen[hit])
+        norm = float(np.linalg.norm(step))
+        if norm > _MAX_SEPARATION_STEP_M:
+            step *= _MAX_SEPARATION_STEP_M / norm
         d = d + step
     gap = float((np.linalg.norm(diff0 + d, axis=-1) - base).min())
     return d, gap

@@ -270,6 +270,19 @@ def test_malformed_arrays(clap):
         retarget_joints(clap.joints, "hand21", ("A", "B"), "inspire")
 
 
+def test_separate_hands_does_not_throw_touching_hands_apart():
+    # Two fingers side by side (touching) and one sphere pair whose centres nearly coincide
+    # (cupped hands, pinky on pinky): a full Gauss-Newton step along that pair's unreliable
+    # direction overshot to 3 cm; bounded steps end at the margin, about a sphere away.
+    r = 0.0055
+    left = (np.array([[x, 0.0, 0.0] for x in np.arange(0.0, 0.06, 0.006)]), np.full(10, r))
+    right = (np.array([[x, 0.0105, 0.0] for x in np.arange(0.0, 0.06, 0.006)]
+                      + [[0.03, 0.0015, 0.0005]]), np.full(11, r))
+    d, gap = separate_hands(left, right, 0.0)
+    assert gap == pytest.approx(0.0, abs=1e-5)
+    assert np.linalg.norm(d) < 0.015
+
+
 def test_separate_hands_moves_overlapping_sets_apart():
     left = (np.array([[0.0, 0.01, 0.0]]), np.array([0.02]))
     right = (np.array([[0.0, -0.01, 0.0]]), np.array([0.02]))
