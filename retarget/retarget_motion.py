@@ -43,7 +43,8 @@ import numpy as np
 
 from dyad.errors import DyadInputError
 from dyad.motion import ContactInterval, MotionRecord
-from dyad.skeletons import HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts, get_skeleton
+from dyad.skeletons import (FINGERS, FINGERTIPS, HAND21_NAMES, HAND21_REST_LEFT,
+                            HAND21_REST_RIGHT, contact_parts, get_skeleton)
 
 from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
@@ -278,6 +279,62 @@ class _FreeHand:
         bodies = [b for b in spheres if model.existFrame(b)]
         self._sphere_frames = [model.getFrameId(b) for b in bodies]
         self._spheres = [spheres[b][:2] for b in bodies]  # inside radii: hands touch
+        self._part_masks = self._sphere_parts(mapping, bodies, [len(spheres[b][1])
+                                                                for b in bodies])
+
+    def _sphere_parts(self, mapping, bodies: list[str], counts: list[int]
+                      ) -> dict[str, np.ndarray]:
+        """Hand part (``palm``, ``<finger>``, ``<finger>_tip``) -> (S,) mask of the spheres on
+        it: a finger is the bodies above its tip frame that no other finger shares, its tip
+        the tip frame's body, the palm what no finger owns and the thumb's base link (the
+        body of the ``thumb_cmc`` keypoint), as the sim gate counts it."""
+        model = self._model
+
+        def body_of(frame: str) -> str | None:
+            if frame is None or not model.existFrame(frame):
+                return None
+            fid = model.getFrameId(frame)
+            while model.frames[fid].type != self._pin.FrameType.BODY and \
+                    model.frames[fid].parentFrame != fid:
+                fid = model.frames[fid].parentFrame
+            return model.frames[fid].name
+
+        chains, tips = {}, {}
+        for finger, index in zip(FINGERS, FINGERTIPS):
+            tip = body_of(mapping.keypoint_frames.get(index))
+            if tip is None:
+                continue
+            tips[finger] = tip
+            support = set(model.supports[model.frames[model.getFrameId(tip)].parentJoint])
+            chains[finger] = {b for b in bodies
+                              if model.frames[model.getFrameId(b)].parentJoint in support}
+        base = body_of(mapping.keypoint_frames.get(HAND21_NAMES.index("thumb_cmc")))
+        owners = {b: [f for f, chain in chains.items() if b in chain] for b in bodies}
+        per_sphere = np.repeat(np.array([owners[b][0] if len(owners[b]) == 1 and b != base
+                                         else "palm" for b in bodies], dtype=object), counts)
+        tip_of = np.repeat(np.array(bodies, dtype=object), counts)
+        masks = {"palm": per_sphere == "palm"}
+        for finger in chains:
+            masks[finger] = per_sphere == finger
+            masks[f"{finger}_tip"] = tip_of == tips[finger]
+        return masks
+
+    def part_mask(self, part: str) -> np.ndarray | None:
+        """(S,) spheres of a hand21 contact part (``palm``, ``fingers``, ``fingertips``,
+        ``index_tip``, ``hand``...), None where the robot has none of it."""
+        masks = self._part_masks
+        if part == "fingers":
+            names = [f for f in FINGERS[1:] if f in masks]
+        elif part == "fingertips":
+            names = [f"{f}_tip" for f in FINGERS if f"{f}_tip" in masks]
+        elif part == "hand":
+            names = ["palm", *[f for f in FINGERS if f in masks]]
+        else:
+            names = [part] if part in masks else []
+        if not names:
+            return None
+        mask = np.any([masks[n] for n in names], axis=0)
+        return mask if mask.any() else None
 
     def roots(self, hands_world: np.ndarray) -> np.ndarray:
         """(T, 7) root poses (x, y, z, qw, qx, qy, qz) that put the robot wrist on the human
@@ -431,8 +488,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                                       num_frames, round(config.contact_slack_s * fps))
     hand_agents = [a for inst in instances if inst.kind == "hand" for a in inst.agents]
     hand_pair = _hand_pair(instances)
-    hands_touch = _touch_weight(contacts, hand_agents, num_frames,
-                                round(config.contact_slack_s * fps))
+    hands_touch, touch_parts = _touch_weight(contacts, hand_agents, num_frames,
+                                             round(config.contact_slack_s * fps))
 
     columns: list[str] = []
     for inst in instances:
@@ -486,7 +543,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                 free_hands.append((inst, len(rows) - 1))
         if len(free_hands) == 2:
             moved, gap = _separate_free_hands(free_hands, rows, config.hand_clearance_m,
-                                              hands_touch[t], config.targets, hand_pair)
+                                              hands_touch[t], config.targets, hand_pair,
+                                              touch_parts[t])
             min_gap[t] = min(min_gap[t], gap)
             errors.extend([0.5 * moved, 0.5 * moved])  # each wrist left its target by this
             for inst, i in free_hands:
@@ -680,16 +738,21 @@ def _interval_weight(c: ContactInterval, num_frames: int, slack_frames: int) -> 
 
 
 def _touch_weight(contacts: Sequence[ContactInterval], agents: list[str], num_frames: int,
-                  slack_frames: int) -> np.ndarray:
+                  slack_frames: int) -> tuple[np.ndarray, list[dict[str, str] | None]]:
     """(T,) 1 where the two free hands ``agents`` are in a declared contact with each other,
-    ramping to 0 over ``slack_frames`` before and after; 0 elsewhere."""
+    ramping to 0 over ``slack_frames`` before and after, 0 elsewhere; and per frame the parts
+    (agent -> hand21 part) of the contact weighing most then (None where none does)."""
     weight = np.zeros(num_frames)
+    parts: list[dict[str, str] | None] = [None] * num_frames
     if len(agents) != 2:
-        return weight
+        return weight, parts
     for c in contacts:
-        if {c.agent_a, c.agent_b} == set(agents):
-            weight = np.maximum(weight, _interval_weight(c, num_frames, slack_frames))
-    return weight
+        if {c.agent_a, c.agent_b} == set(agents) and c.agent_a != c.agent_b:
+            w = _interval_weight(c, num_frames, slack_frames)
+            for t in np.flatnonzero(w > weight):
+                parts[t] = {c.agent_a: c.part_a, c.agent_b: c.part_b}
+            weight = np.maximum(weight, w)
+    return weight, parts
 
 
 def _hand_contact_weights(contacts: Sequence[ContactInterval], agent: str, num_frames: int,
@@ -720,7 +783,8 @@ def _hand_pair(instances: list[_Instance]) -> HandPairClearance | None:
 
 def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
                          touch: float = 0.0, targets: TargetConfig | None = None,
-                         hand_pair: HandPairClearance | None = None) -> tuple[float, float]:
+                         hand_pair: HandPairClearance | None = None,
+                         parts: dict[str, str] | None = None) -> tuple[float, float]:
     """Move two free hands apart (translation, half each) when their spheres come closer than
     the margin; returns (distance moved in all, smallest gap after moving).
 
@@ -729,7 +793,9 @@ def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
     by ``touch`` times a weight that is 1 up to ``targets.contact_near_m`` of gap and fades out
     by ``contact_far_m``, and the margin shrinks to zero, so palms that the human presses
     together touch on the robots too (free hands follow the human wrists, whose offset fits
-    human hands, not the robot's).
+    human hands, not the robot's). The pair is the nearest one between the contact's ``parts``
+    (hand agent -> hand21 part: a finger frame's index and thumb tips, not whichever fingers
+    happen to be nearest), or of the whole hands where a robot lacks the part.
 
     ``hand_pair`` then measures the two hands' collision geoms, which the spheres sit inside,
     and moves the hands apart until those keep the margin too (a thumb standing out of its
@@ -745,7 +811,13 @@ def _separate_free_hands(free_hands, rows: list[np.ndarray], margin_m: float,
         targets = targets or TargetConfig()
         diff = sl[0][:, None, :] - sr[0][None, :, :]
         gaps = np.linalg.norm(diff, axis=-1) - sl[1][:, None] - sr[1][None, :]
-        i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
+        named = gaps
+        if parts:
+            ml = left[0].solver.part_mask(parts.get(left[0].agents[0], "hand"))
+            mr = right[0].solver.part_mask(parts.get(right[0].agents[0], "hand"))
+            if ml is not None and mr is not None:
+                named = np.where(ml[:, None] & mr[None, :], gaps, np.inf)
+        i, j = np.unravel_index(np.argmin(named), gaps.shape)
         gap = float(gaps[i, j])
         if gap > 0.0:
             u = np.clip((targets.contact_far_m - gap)

@@ -448,6 +448,30 @@ def test_free_hands_touch_where_the_humans_declare_a_contact(clap):
     assert not validate(together).of_kind("missed_contact")
 
 
+def test_free_hands_close_the_named_parts_of_a_declared_contact(monkeypatch):
+    """A finger frame joins one hand's index tip with the other's thumb tip. Closing the
+    nearest sphere pair of the two hands (whatever fingers those are) left the named tips
+    apart (contact ratio 0 in the gate); closing the nearest pair between the named parts
+    makes them touch."""
+    from dyad.retarget import retarget_motion as rm
+    from dyad.sim.gate import validate
+
+    motion = _clip("bimanual", "finger_frame")
+    hand = rm._FreeHand(load_robot("inspire_right"), "right", None)
+    thumb, tip = hand.part_mask("thumb"), hand.part_mask("thumb_tip")
+    assert tip.any() and not (tip & ~thumb).any()
+    # Palm and fingers split the hand's spheres (the thumb's base link is palm, as the gate
+    # counts it).
+    split = np.stack([hand.part_mask(p) for p in ("palm", "thumb", "index", "middle", "ring",
+                                                  "pinky")])
+    assert (split.sum(axis=0) == 1).all() and hand.part_mask("hand").all()
+    named = validate(retarget_motion(motion, "inspire", progress=False))
+    assert min(named.summary["contact_ratios"].values()) >= 0.9, named.describe()
+    monkeypatch.setattr(rm._FreeHand, "part_mask", lambda self, part: None)
+    nearest = validate(retarget_motion(motion, "inspire", progress=False))
+    assert max(nearest.summary["contact_ratios"].values()) < 0.5
+
+
 def test_arms_pressing_toward_a_partner_creep_instead_of_freezing_and_jumping():
     """A hug presses each robot's arms toward the partner's trunk, which the clearance terms
     keep them off. A step that would cross the margin is rejected and retried with more
