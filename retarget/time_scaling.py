@@ -80,7 +80,9 @@ class TimeScalingConfig:
         approach_deceleration_m_s2: braking allowed before the touch: at a gap ``g`` the
             closing speed may be ``sqrt(v^2 + 2 a g)``.
         approach_range_m: gaps beyond this are not looked at (nothing to brake for yet).
-        max_slowdown: no frame interval is stretched more than this many times.
+        max_slowdown: no frame interval is stretched more than this many times (6: counting
+            on fingers at synthetic speed needs 5.3x on Inspire hands, whose fingers bend at
+            most 260 deg/s).
         ramp_s: the stretch eases in and out over about this long.
     """
 
@@ -95,7 +97,7 @@ class TimeScalingConfig:
     max_approach_speed_m_s: float | None = 0.45
     approach_deceleration_m_s2: float = 3.0
     approach_range_m: float = 0.2
-    max_slowdown: float = 4.0
+    max_slowdown: float = 6.0
     ramp_s: float = 0.1
 
     def __post_init__(self) -> None:

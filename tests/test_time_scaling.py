@@ -184,3 +184,24 @@ def test_the_part_that_leads_into_a_touch_is_braked_not_only_the_nearest():
     allowed = np.sqrt(0.45 ** 2 + 2 * 3.0 * x[1:3])
     np.testing.assert_allclose(need[:2], 1.0 / allowed, rtol=1e-9)
     assert need[:2].min() > 1.2
+
+
+def test_a_finger_count_at_synthetic_speed_is_slowed_enough_to_pass():
+    """Counting on the fingers at the synthesiser's speed needs a 4.9x slowdown on Inspire
+    hands (fingers bend at most 260 deg/s): capped at 4x the gate still found the fingers too
+    fast; the default cap (6x) slows it enough."""
+    from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
+    from dyad.training.synth.types import interactions
+
+    count = {i.label: i for i in interactions("bimanual")}["count_on_fingers"]
+    motion = count.generate(np.random.default_rng(1))
+    kinds = {}
+    for cap in (4.0, None):
+        options = {} if cap is None else {"max_slowdown": cap}
+        config = RetargetConfig(time_scaling=default_thresholds().time_scaling_config(**options))
+        traj = retarget_motion(motion, "inspire", config=config, progress=False)
+        kinds[cap] = {v.kind for v in validate(traj).violations}
+        if cap is None:
+            assert 4.0 < traj.meta["time_scaling"]["max_needed_joint_speed"] < 6.0
+    assert "joint_velocity_limit" in kinds[4.0]
+    assert not kinds[None]
