@@ -361,10 +361,12 @@ class BodyIK:
                 groups[f"{side}_wrist"] = sorted(chain[1:e])
         lower_legs: set[str] = set()
         knee_chains = []
-        for name in ("l_knee", "r_knee"):
+        for side, name in (("left", "l_knee"), ("right", "r_knee")):
             knee = body_of(self.mapping.points[name].frame)
             lower_legs |= subtree(knee)
             knee_chains.append(ancestors(knee))
+            # Shank and foot (the knee body itself sits against the thigh).
+            groups[f"{side}_lower_leg"] = sorted(subtree(knee) - {knee})
         # Thighs: the bodies between the hips' common ancestor and each knee.
         hips = next((b for b in knee_chains[0] if b in knee_chains[1]), None)
         thighs = {b for chain in knee_chains
@@ -378,7 +380,8 @@ class BodyIK:
                  ("left_hand", "trunk"), ("right_hand", "trunk"),
                  ("left_forearm", "trunk"), ("right_forearm", "trunk"),
                  ("left_hand", "thighs"), ("right_hand", "thighs"),
-                 ("left_forearm", "thighs"), ("right_forearm", "thighs")]
+                 ("left_forearm", "thighs"), ("right_forearm", "thighs"),
+                 ("left_lower_leg", "right_lower_leg")]
         for side, other in (("left", "right"), ("right", "left")):
             if f"{side}_upper_arm" in groups:
                 pairs += [(f"{side}_hand", f"{side}_upper_arm"),
@@ -394,8 +397,8 @@ class BodyIK:
         # their full covering spheres (a hand then keeps up to ~1 cm more than it needs).
         spheres_set = sphere_set(self.robot, groups, covering=(
             "left_forearm_edges", "right_forearm_edges", "left_upper_arm", "right_upper_arm",
-            "left_wrist", "right_wrist", "trunk"), full_cover=("thighs",),
-            exact_boxes=("trunk",))
+            "left_wrist", "right_wrist", "trunk", "left_lower_leg"), full_cover=("thighs",),
+            exact_boxes=("trunk", "right_lower_leg"))
         shown = [spheres_set.group_names.index(g) for g in ("left_forearm", "right_forearm",
                                                              "trunk", "thighs")]
         self._obstacle_rows = np.flatnonzero(np.isin(spheres_set.group, shown))

@@ -398,6 +398,24 @@ def test_hanging_hands_stay_out_of_the_thighs(gr1):
     assert max(ik.info.point_errors_m[f"{s}_wrist"] for s in "lr") < 0.04
 
 
+def test_feet_that_cross_are_kept_apart(gr1_ik, gr1):
+    # Hips rolled inward put GR1's feet 7 cm into each other (a human's narrow stance or a
+    # turn on the spot, played by the robot's wider feet): the solve keeps them apart, one
+    # foot's spheres against the other's exact boxes, and moves the feet off their targets
+    # by centimetres instead.
+    q_in = _with_joints(gr1_ik, {"l_leg_hip_roll": -0.1, "r_leg_hip_roll": 0.1})
+
+    def feet(q):
+        return _min_distance_m(gr1, gr1_ik.qpos(q), lambda n: n.startswith("l_foot"),
+                               lambda n: n.startswith("r_foot"))
+
+    assert feet(q_in) < -0.05
+    gr1_ik.reset()
+    q = gr1_ik.solve(gr1_ik.targets_of(q_in))
+    assert feet(q) > -0.001
+    assert max(gr1_ik.info.point_errors_m[f"{s}_foot"] for s in "lr") < 0.1
+
+
 def test_hands_may_touch_obstacles_flagged_touchable(gr1):
     # A partner's sphere where the left hand is asked to be: an obstacle pushes the hand off
     # its target; flagged touchable (a handshake's partner forearm) it lets the hand reach it.
