@@ -653,8 +653,9 @@ class SphereClearance:
 
     def _world_rotations(self, data, idx: np.ndarray) -> np.ndarray:
         """(k, 3, 3) world axes of entries ``idx``."""
-        frames = np.array([data.oMf[int(f)].rotation for f in self.spheres.frame_ids[idx]])
-        return frames @ self.spheres.rotations_local[idx]
+        ids, which = np.unique(self.spheres.frame_ids[idx], return_inverse=True)
+        frames = np.array([data.oMf[int(f)].rotation for f in ids])
+        return frames[which] @ self.spheres.rotations_local[idx]
 
     def world_boxes(self, data, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(k, 3, 3) world axes and (k, 3) half sizes of entries ``idx`` (zero for spheres)."""
