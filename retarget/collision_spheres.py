@@ -482,6 +482,10 @@ class SphereClearance:
         self._blocks = blocks
         self._block_a = np.array([blk[0] for blk in blocks], dtype=int)
         self._block_b = np.array([blk[1] for blk in blocks], dtype=int)
+        boxed = [g for g in obstacle_groups if self._is_box[self._group_spheres[names.index(g)]]
+                 .any()]
+        if boxed:
+            raise ValueError(f"obstacle groups are measured as spheres; {boxed} hold exact boxes")
         self._obstacle_anchors = np.array(
             [k for g in obstacle_groups for k in group_anchors[names.index(g)]], dtype=int)
         self._obstacle_touches = np.array(
@@ -663,8 +667,8 @@ class SphereClearance:
 
     def _obstacle_gaps(self, centres, members, obstacles: "Obstacles"
                        ) -> tuple[np.ndarray, np.ndarray]:
-        """(m, p) gaps between sphere entries ``members`` and obstacles, and (m, p, 3) unit
-        directions from each obstacle toward the member."""
+        """(m, p) gaps between sphere entries ``members`` (obstacle groups hold no boxes) and
+        obstacles, and (m, p, 3) unit directions from each obstacle toward the member."""
         pts, radii = obstacles.centres, obstacles.radii
         c = centres[members]
         d = c[:, None, :] - pts[None, :, :]

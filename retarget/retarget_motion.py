@@ -43,8 +43,8 @@ import numpy as np
 
 from dyad.errors import DyadInputError
 from dyad.motion import ContactInterval, MotionRecord
-from dyad.skeletons import (FINGERS, FINGERTIPS, HAND21_NAMES, HAND21_REST_LEFT,
-                            HAND21_REST_RIGHT, contact_parts, get_skeleton)
+from dyad.skeletons import (FINGERS, HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts,
+                            get_skeleton)
 
 from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
@@ -52,7 +52,7 @@ from .collision_spheres import Obstacles, robot_link_spheres
 from .hand_ik import HandIK, HandIKConfig, neutral_within_limits
 from .hand_pair import HandPairClearance
 from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
-from .robot_model import RobotModel
+from .robot_model import RobotModel, hand_parts
 from .time_scaling import TimeScalingConfig, scale_time
 from .trajectory import FREE_JOINT_COLUMNS, RobotTrajectory
 
@@ -279,44 +279,19 @@ class _FreeHand:
         bodies = [b for b in spheres if model.existFrame(b)]
         self._sphere_frames = [model.getFrameId(b) for b in bodies]
         self._spheres = [spheres[b][:2] for b in bodies]  # inside radii: hands touch
-        self._part_masks = self._sphere_parts(mapping, bodies, [len(spheres[b][1])
-                                                                for b in bodies])
+        self._part_masks = self._sphere_parts(bodies, [len(spheres[b][1]) for b in bodies])
 
-    def _sphere_parts(self, mapping, bodies: list[str], counts: list[int]
-                      ) -> dict[str, np.ndarray]:
+    def _sphere_parts(self, bodies: list[str], counts: list[int]) -> dict[str, np.ndarray]:
         """Hand part (``palm``, ``<finger>``, ``<finger>_tip``) -> (S,) mask of the spheres on
-        it: a finger is the bodies above its tip frame that no other finger shares, its tip
-        the tip frame's body, the palm what no finger owns and the thumb's base link (the
-        body of the ``thumb_cmc`` keypoint), as the sim gate counts it."""
-        model = self._model
-
-        def body_of(frame: str) -> str | None:
-            if frame is None or not model.existFrame(frame):
-                return None
-            fid = model.getFrameId(frame)
-            while model.frames[fid].type != self._pin.FrameType.BODY and \
-                    model.frames[fid].parentFrame != fid:
-                fid = model.frames[fid].parentFrame
-            return model.frames[fid].name
-
-        chains, tips = {}, {}
-        for finger, index in zip(FINGERS, FINGERTIPS):
-            tip = body_of(mapping.keypoint_frames.get(index))
-            if tip is None:
-                continue
-            tips[finger] = tip
-            support = set(model.supports[model.frames[model.getFrameId(tip)].parentJoint])
-            chains[finger] = {b for b in bodies
-                              if model.frames[model.getFrameId(b)].parentJoint in support}
-        base = body_of(mapping.keypoint_frames.get(HAND21_NAMES.index("thumb_cmc")))
-        owners = {b: [f for f, chain in chains.items() if b in chain] for b in bodies}
-        per_sphere = np.repeat(np.array([owners[b][0] if len(owners[b]) == 1 and b != base
-                                         else "palm" for b in bodies], dtype=object), counts)
-        tip_of = np.repeat(np.array(bodies, dtype=object), counts)
-        masks = {"palm": per_sphere == "palm"}
-        for finger in chains:
-            masks[finger] = per_sphere == finger
-            masks[f"{finger}_tip"] = tip_of == tips[finger]
+        it, by the bodies the sim gate gives each part (``robot_model.hand_parts``)."""
+        parts = hand_parts(self.robot, self.side)
+        if parts is None:
+            return {}
+        owner = np.repeat(np.array(bodies, dtype=object), counts)
+        masks = {"palm": np.isin(owner, sorted(parts.palm))}
+        for finger, chain in parts.fingers.items():
+            masks[finger] = np.isin(owner, sorted(chain))
+            masks[f"{finger}_tip"] = owner == parts.tips[finger]
         return masks
 
     def part_mask(self, part: str) -> np.ndarray | None:

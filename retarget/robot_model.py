@@ -83,3 +83,96 @@ def collision_spec(model_xml: str):
         if mesh.name not in used:
             spec.delete(mesh)
     return spec
+
+
+@dataclass(frozen=True)
+class HandParts:
+    """Body names of one robot hand by Dyad contact part (``dyad.skeletons``' hand21 parts),
+    what the sim gate checks contacts on and free hands are brought together by.
+
+    Attributes:
+        wrist: the body of the hand mapping's wrist frame.
+        hand: the wrist body and everything below it.
+        palm: hand bodies that no finger joint moves, and the thumb's base link (the body of
+            the ``thumb_cmc`` keypoint: the human palm includes the ball of the thumb).
+        fingers: finger name -> the bodies from its tip frame up to the first body no finger
+            joint moves (the thumb's base link is in both the thumb and the palm).
+        tips: finger name -> the body carrying its tip frame.
+    """
+
+    wrist: str
+    hand: frozenset[str]
+    palm: frozenset[str]
+    fingers: dict[str, frozenset[str]]
+    tips: dict[str, str]
+
+
+_HAND_PARTS: dict[tuple, HandParts | None] = {}
+
+
+def hand_parts(robot: RobotModel, side: str) -> HandParts | None:
+    """The :class:`HandParts` of ``robot``'s ``side`` hand (None: no such hand, or its wrist
+    frame is in no body). Cached per robot model."""
+    key = (robot.name, hash(robot.model_xml), side)
+    if key not in _HAND_PARTS:
+        _HAND_PARTS[key] = _hand_parts(robot, side)
+    return _HAND_PARTS[key]
+
+
+def _hand_parts(robot: RobotModel, side: str) -> HandParts | None:
+    import mujoco
+
+    from dyad.skeletons import FINGERS, FINGERTIPS, HAND21_NAMES
+
+    mapping = robot.hands.get(side)
+    if mapping is None:
+        return None
+    model = collision_spec(robot.model_xml).compile()
+
+    def body_of(frame: str | None) -> int:
+        if frame is None:
+            return -1
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, frame)
+        if body >= 0:
+            return body
+        site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, frame)
+        return int(model.site_bodyid[site]) if site >= 0 else -1
+
+    wrist = body_of(mapping.wrist_frame)
+    if wrist < 0:
+        return None
+    hand = {wrist}
+    for b in range(wrist + 1, model.nbody):
+        if model.body_parentid[b] in hand:
+            hand.add(b)
+    finger_joints = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j)
+                     for j in mapping.finger_joints}
+    moved: set[int] = set()
+    for b in sorted(hand):
+        own = set(range(model.body_jntadr[b], model.body_jntadr[b] + model.body_jntnum[b]))
+        if b != wrist and (own & finger_joints or model.body_parentid[b] in moved):
+            moved.add(b)
+    tips, fingers = {}, {}
+    for finger, index in zip(FINGERS, FINGERTIPS):
+        tip = body_of(mapping.keypoint_frames.get(index))
+        if tip < 0:
+            continue
+        chain, b = set(), tip
+        while b in moved:
+            chain.add(b)
+            b = int(model.body_parentid[b])
+        tips[finger] = tip
+        fingers[finger] = chain or {tip}
+    palm = hand - moved
+    base = body_of(mapping.keypoint_frames.get(HAND21_NAMES.index("thumb_cmc")))
+    if base in hand:
+        palm.add(base)
+
+    def names(ids) -> frozenset[str]:
+        return frozenset(mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(b)) for b in ids)
+
+    return HandParts(wrist=mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, wrist),
+                     hand=names(hand), palm=names(palm),
+                     fingers={f: names(c) for f, c in fingers.items()},
+                     tips={f: mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, t)
+                           for f, t in tips.items()})

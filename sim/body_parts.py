@@ -28,11 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dyad.skeletons import FINGERS, FINGERTIPS, HAND21_NAMES
+from dyad.skeletons import FINGERS
 
 from .scene import Scene, SceneInstance
 
-_THUMB_CMC = HAND21_NAMES.index("thumb_cmc")
 HAND_PARTS = ("palm", "fingers", "fingertips", "hand") + tuple(f"{f}_tip" for f in FINGERS)
 BODY_PART_PATTERNS = {
     "head": ("*head*", "*neck*"),
@@ -71,64 +70,30 @@ class HandBodies:
     wrist: frozenset[int] = frozenset()
 
 
-def _frame_body(model, mujoco, name: str) -> int:
-    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
-    if body >= 0:
-        return body
-    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
-    return int(model.site_bodyid[site]) if site >= 0 else -1
-
-
-def _subtree(model, root: int) -> set[int]:
-    out = {root}
-    for b in range(root + 1, model.nbody):
-        if model.body_parentid[b] in out:
-            out.add(b)
-    return out
-
-
 def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
-    """Every hand of ``instance``: side -> :class:`HandBodies`."""
+    """Every hand of ``instance``: side -> :class:`HandBodies` (the robot's
+    :func:`~dyad.retarget.robot_model.hand_parts`, as this scene's body ids)."""
     import mujoco
 
+    from dyad.retarget.robot_model import hand_parts
+
     model = scene.model
+
+    def ids(names) -> frozenset[int]:
+        found = (mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, instance.prefix + n)
+                 for n in names)
+        return frozenset(int(b) for b in found if b >= 0)
+
     out, wrists = {}, {}
-    for side, mapping in instance.robot.hands.items():
-        wrist = _frame_body(model, mujoco, instance.prefix + mapping.wrist_frame)
-        if wrist < 0:
+    for side in instance.robot.hands:
+        parts = hand_parts(instance.robot, side)
+        wrist = ids([parts.wrist]) if parts is not None else frozenset()
+        if not wrist:
             continue
-        wrists[side] = wrist
-        hand = _subtree(model, wrist)
-        finger_joint_ids = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, instance.prefix + j)
-                            for j in mapping.finger_joints}
-        moved = set()
-        for b in sorted(hand):
-            own = set(range(model.body_jntadr[b], model.body_jntadr[b] + model.body_jntnum[b]))
-            if b != wrist and (own & finger_joint_ids or model.body_parentid[b] in moved):
-                moved.add(b)
-        tips, fingers = {}, {}
-        for finger, index in zip(FINGERS, FINGERTIPS):
-            frame = mapping.keypoint_frames.get(index)
-            if frame is None:
-                continue
-            tip = _frame_body(model, mujoco, instance.prefix + frame)
-            if tip < 0:
-                continue
-            tips[finger] = tip
-            chain, b = set(), tip
-            while b in moved:
-                chain.add(b)
-                b = int(model.body_parentid[b])
-            fingers[finger] = frozenset(chain or {tip})
-        palm = hand - moved
-        # Dyad's palm holds the thumb's carpometacarpal joint, whose metacarpal lies in the
-        # ball of the thumb: the robot's thumb base link (the body of that keypoint, which on
-        # Inspire hands stands a centimetre out of the palm) is palm too.
-        base = mapping.keypoint_frames.get(_THUMB_CMC)
-        base = -1 if base is None else _frame_body(model, mujoco, instance.prefix + base)
-        if base in hand:
-            palm.add(base)
-        out[side] = HandBodies(side, frozenset(hand), frozenset(palm), fingers, tips)
+        wrists[side] = next(iter(wrist))
+        tips = {f: next(iter(ids([t]))) for f, t in parts.tips.items() if ids([t])}
+        out[side] = HandBodies(side, ids(parts.hand), ids(parts.palm),
+                               {f: ids(c) for f, c in parts.fingers.items() if f in tips}, tips)
     for side, bodies in out.items():
         shared = set().union(*[_ancestors(model, b) for s, b in wrists.items() if s != side])
         bodies.wrist = _wrist_chain(scene, instance, side, wrists[side], shared)
