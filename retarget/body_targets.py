@@ -423,7 +423,8 @@ def blend_contacts(tracks: list[TargetTrack], humans: list[dict[str, np.ndarray]
                     share = (declared[a].get(wrist) if declared is not None else None)
                     if share is not None and hands is not None and wrist in hands[a]:
                         near_by = _hand_distance(hands[a][wrist], hands[b].get(name), point)
-                        dist = share * near_by + (1.0 - share) * dist
+                        dist = np.where(share > 0.0, share * near_by + (1.0 - share) * dist,
+                                        dist)
                     dists.append(dist)
             if not anchors:
                 continue
