@@ -740,8 +740,8 @@ def _hand_contact_weights(contacts: Sequence[ContactInterval], agent: str, num_f
         if c.agent_a == c.agent_b:
             continue
         for who, part in ((c.agent_a, c.part_a), (c.agent_b, c.part_b)):
-            side = _limb_side(part)
-            if who != agent or side is None or part.partition("_")[2] in ("forearm", "arm"):
+            side, _, rest = part.partition("_")
+            if who != agent or side not in SIDES or rest not in contact_parts("hand21"):
                 continue
             w = _interval_weight(c, num_frames, slack_frames)
             out[side] = np.maximum(out.get(side, 0.0), w)
