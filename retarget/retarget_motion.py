@@ -50,7 +50,7 @@ from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
 from .collision_spheres import Obstacles, robot_link_spheres
 from .hand_ik import HandIK, HandIKConfig, neutral_within_limits
-from .hand_pair import HandPairClearance
+from .hand_pair import SLIDE_MAX_M, HandPairClearance
 from .input_conventions import check_hand_side, hand_frame_rotation, to_hand_frame
 from .robot_model import RobotModel, hand_parts
 from .time_scaling import TimeScalingConfig, scale_time
@@ -98,6 +98,11 @@ class RetargetConfig:
             other forearm): the hand must reach the very spot the forearm guards (a
             handshake's grip wraps the partner's wrist). The sim gate expects contacts
             between the two hands over the same slack.
+        hand_overlap_m: two humanoid hands in a declared touch (a high five, palms pressed
+            together) whose collision geometry is commanded deeper than this into each other
+            (a thumb standing out of each palm, on the same side) slide along the palm's
+            plane until it clears, at most ``hand_pair.SLIDE_MAX_M`` (the shift ramps in and
+            out at 1 cm and 0.5 cm per frame); None: off.
     """
 
     body: BodyIKConfig = field(default_factory=BodyIKConfig)
@@ -109,6 +114,7 @@ class RetargetConfig:
     calibrate_hands: bool = True
     time_scaling: TimeScalingConfig | None = None
     contact_slack_s: float = 0.3
+    hand_overlap_m: float | None = 0.003
 
 
 @dataclass
@@ -461,6 +467,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
     unshielded = _unshielded_forearms(contacts, {a: inst.name for inst in instances
                                                  for a in inst.agents},
                                       num_frames, round(config.contact_slack_s * fps))
+    slides = [] if config.hand_overlap_m is None else _hand_slides(
+        contacts, instances, num_frames, round(config.contact_slack_s * fps))
     hand_agents = [a for inst in instances if inst.kind == "hand" for a in inst.agents]
     hand_pair = _hand_pair(instances)
     hands_touch, touch_parts = _touch_weight(contacts, hand_agents, num_frames,
@@ -485,6 +493,8 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
     for t in range(num_frames):
         errors, rows = [], []
         free_hands = []
+        for slide in slides:
+            slide.apply(t)
         for inst in instances:
             ok = all(valid[t, agent_index[a]] for a in inst.agents)
             if not ok:
@@ -526,6 +536,10 @@ def retarget_joints(joints: np.ndarray, skeleton: str, agents: Sequence[str], ro
                 inst.last = rows[i]  # a held frame repeats the separated pose
         elif free_hands:
             errors.extend([0.0] * len(free_hands))  # a free wrist sits on its target
+        if slides:
+            row_of = {inst.name: row for inst, row in zip(instances, rows)}
+            for slide in slides:
+                slide.update(t, row_of, config.hand_overlap_m)
         qpos[t] = np.concatenate(rows)
         if errors:
             error[t] = float(np.mean(errors))
@@ -746,6 +760,105 @@ def _hand_contact_weights(contacts: Sequence[ContactInterval], agent: str, num_f
             w = _interval_weight(c, num_frames, slack_frames)
             out[side] = np.maximum(out.get(side, 0.0), w)
     return out
+
+
+_SLIDE_IN_M = 0.01  # per frame, the most a hand slide grows ...
+_SLIDE_OUT_M = 0.005  # ... and shrinks once the touch is over
+_SLIDE_AHEAD = 3  # frames: how far ahead a slide judges the hands
+
+
+@dataclass
+class _HandSlide:
+    """A declared touch between hands of two humanoids (or both hands of one), and how far
+    hand ``b`` is shifted against hand ``a`` in a's palm plane so that what stands out of the
+    palms does not collide (``HandPairClearance.slide``). Causal: the shift measured on one
+    frame's solution moves the next frame's wrist targets (half each; the elbows follow half
+    of that, as in ``blend_contacts``)."""
+
+    a: _Instance
+    side_a: str
+    b: _Instance
+    side_b: str
+    weight: np.ndarray  # (T,) the touch: 1 during it, ramping to 0 over the slack
+    pair: HandPairClearance
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    direction: np.ndarray | None = None
+
+    def apply(self, t: int) -> None:
+        if not self.shift.any():
+            return
+        for inst, side, sign in ((self.a, self.side_a, -0.5), (self.b, self.side_b, 0.5)):
+            points = inst.track.points_m
+            points[f"{side[0]}_wrist"][t] = points[f"{side[0]}_wrist"][t] + sign * self.shift
+            elbow = points.get(f"{side[0]}_elbow")
+            if elbow is not None:
+                elbow[t] = elbow[t] + 0.5 * sign * self.shift
+
+    def update(self, t: int, rows: dict[str, np.ndarray], margin_m: float) -> None:
+        if self.weight[t] > 0.0:
+            # Judged on this frame's solution, and where the hands will be a few frames on
+            # (the targets are known): hands meeting at 2 cm a frame would otherwise be
+            # measured only once inside each other. The first shift found sets the direction;
+            # after that the shift only grows along it (a shift chosen afresh every frame
+            # hopped between equally short ones and never got far enough).
+            ahead = self._relative(min(t + _SLIDE_AHEAD, len(self.weight) - 1)) \
+                - self._relative(t)
+            for move in (np.zeros(3), ahead):
+                row_b = rows[self.b.name].copy()
+                row_b[:3] += move
+                more, _ = self.pair.slide(rows[self.a.name], row_b, margin_m, self.direction)
+                if more is not None and more.any():
+                    break
+            if more is not None and more.any():
+                if self.direction is None:
+                    self.direction = more / np.linalg.norm(more)
+                self.shift = _clip_norm(self.shift + _clip_norm(more, _SLIDE_IN_M), SLIDE_MAX_M)
+        elif self.shift.any():
+            n = float(np.linalg.norm(self.shift))
+            self.shift = self.shift * max(n - _SLIDE_OUT_M, 0.0) / n
+            if not self.shift.any():
+                self.direction = None
+
+    def _relative(self, t: int) -> np.ndarray:
+        """Hand b's wrist target less hand a's at frame ``t``."""
+        return self.b.track.points_m[f"{self.side_b[0]}_wrist"][t] \
+            - self.a.track.points_m[f"{self.side_a[0]}_wrist"][t]
+
+
+def _clip_norm(v: np.ndarray, limit: float) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v * (limit / n) if n > limit else v
+
+
+def _hand_slides(contacts: Sequence[ContactInterval], instances: list[_Instance],
+                 num_frames: int, slack_frames: int) -> list[_HandSlide]:
+    """One :class:`_HandSlide` per pair of humanoid hands the contacts declare touching."""
+    owner = {a: inst for inst in instances if inst.track is not None for a in inst.agents}
+    slides: dict[tuple, _HandSlide] = {}
+    for c in contacts:
+        ia, ib = owner.get(c.agent_a), owner.get(c.agent_b)
+        if ia is None or ib is None:
+            continue
+        sa, sb = _hand_side_of(ia, c.agent_a, c.part_a), _hand_side_of(ib, c.agent_b, c.part_b)
+        if sa is None or sb is None or (ia is ib and sa == sb):
+            continue
+        key = (ia.name, sa, ib.name, sb)
+        weight = _interval_weight(c, num_frames, slack_frames)
+        if key in slides:
+            slides[key].weight = np.maximum(slides[key].weight, weight)
+            continue
+        pair = HandPairClearance.for_robots(ia.robot, ib.robot, (sa, sb))
+        slides[key] = _HandSlide(ia, sa, ib, sb, weight, pair)
+    return list(slides.values())
+
+
+def _hand_side_of(inst: _Instance, agent: str, part: str) -> str | None:
+    """The side of the robot hand that plays a contact part, None for parts off the hands."""
+    hand21 = contact_parts("hand21")
+    if inst.kind == "arms":
+        return agent if agent in SIDES and part in hand21 else None
+    side, _, rest = part.partition("_")
+    return side if side in SIDES and rest in hand21 else None
 
 
 def _hand_pair(instances: list[_Instance]) -> HandPairClearance | None:
