@@ -807,12 +807,18 @@ class _HandSlide:
                 row_b = rows[self.b.name].copy()
                 row_b[:3] += move
                 more, _ = self.pair.slide(rows[self.a.name], row_b, margin_m, self.direction)
+                if more is None and self.direction is not None:
+                    # Stuck along it (the hands turned since): a new direction from here.
+                    more, _ = self.pair.slide(rows[self.a.name], row_b, margin_m)
+                    if more is not None and more.any():
+                        self.direction = None
                 if more is not None and more.any():
                     break
             if more is not None and more.any():
+                goal = _clip_norm(self.shift + more, SLIDE_MAX_M)
                 if self.direction is None:
-                    self.direction = more / np.linalg.norm(more)
-                self.shift = _clip_norm(self.shift + _clip_norm(more, _SLIDE_IN_M), SLIDE_MAX_M)
+                    self.direction = goal / np.linalg.norm(goal)
+                self.shift = self.shift + _clip_norm(goal - self.shift, _SLIDE_IN_M)
         elif self.shift.any():
             n = float(np.linalg.norm(self.shift))
             self.shift = self.shift * max(n - _SLIDE_OUT_M, 0.0) / n

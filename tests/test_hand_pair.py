@@ -117,3 +117,33 @@ def test_a_retargeted_clap_commands_no_hand_through_the_other(pair):
     report = validate(traj)
     assert not report.of_kind("missed_contact"), report.describe()
     assert not report.of_kind("robot_collision"), report.describe()
+
+
+def test_slide_clears_what_stands_out_of_the_palms_within_their_plane(pair):
+    """Palms facing 8.5 cm apart: the open thumbs stand into each other. The slide found lies
+    in the palm's plane (square to the palms' line, world Y here), and after it no pair but
+    two palm geoms is deeper than the margin; far apart there is nothing to slide."""
+    left, right, hp = pair
+    rows_l, rows_r = _palms(left, right, [0.2, 0.085])
+    shift, gap = hp.slide(rows_l[0], rows_r[0], 0.003)
+    assert not shift.any() and gap == np.inf
+    assert hp.contacts(rows_l[1], rows_r[1], palms=False)[0].min() < -0.003
+    shift, gap = hp.slide(rows_l[1], rows_r[1], 0.003)
+    assert shift is not None and 0.0 < np.linalg.norm(shift) <= 0.04 + 1e-9
+    assert abs(shift[1]) < 0.2 * np.linalg.norm(shift)
+    moved = rows_r[1].copy()
+    moved[:3] += shift
+    after = hp.contacts(rows_l[1], moved, palms=False)[0]
+    assert after.min() >= -0.003 and gap == pytest.approx(after.min())
+    # Along a direction that cannot clear (straight into the other palm): nothing.
+    into, _ = hp.slide(rows_l[1], rows_r[1], 0.003, direction=np.array([0.0, 1.0, 0.0]))
+    assert into is None
+
+
+def test_palm_pairs_can_be_left_out(pair):
+    """Palms pressed 1 cm into each other are a palm pair; the thumbs, standing out, are not."""
+    left, right, hp = pair
+    rows_l, rows_r = _palms(left, right, [0.085])
+    every, _ = hp.contacts(rows_l[0], rows_r[0])
+    no_palms, _ = hp.contacts(rows_l[0], rows_r[0], palms=False)
+    assert 0 < len(no_palms) < len(every)

@@ -15,7 +15,7 @@ from dyad.cli import main  # noqa: E402
 from dyad.motion import ContactInterval, MotionRecord  # noqa: E402
 from dyad.retarget.input_conventions import HandSideError  # noqa: E402
 from dyad.retarget.registry import UnknownRobotError, load_robot  # noqa: E402
-from dyad.retarget.retarget_motion import (RetargetInputError, retarget_joints,  # noqa: E402
+from dyad.retarget.retarget_motion import (RetargetConfig, RetargetInputError, retarget_joints,  # noqa: E402
                                            retarget_motion, separate_hands)
 from dyad.retarget.trajectory import FREE_JOINT_COLUMNS, RobotTrajectory  # noqa: E402
 from dyad.skeletons import BODY22_NAMES  # noqa: E402
@@ -490,3 +490,51 @@ def test_arms_pressing_toward_a_partner_creep_instead_of_freezing_and_jumping():
     assert longest <= 3, longest
     gaps = [g for g in traj.meta["min_clearance_m"] if g is not None]
     assert min(gaps) > -0.002, min(gaps)
+
+
+def test_duet_hands_slide_so_their_thumbs_clear_in_a_double_high_five():
+    """Each person's left palm meets the other's right one: the open Inspire thumbs stand on
+    the same side of both palms. Without the slide the robots' thumbs are commanded 2.7 cm
+    into each other while the palms touch (in simulation they hold the palms apart and the touch is
+    missed); with it no pair but two palm geoms is commanded more than a few millimetres in,
+    and the palms still meet."""
+    import mujoco
+
+    from dyad.retarget.hand_pair import HandPairClearance
+    from dyad.retarget.registry import load_robot
+
+    from dyad.training.synth.dataset import clip_seed
+    from dyad.training.synth.types import interactions
+
+    # The first double high five of `dyad bench gate-pass` (seed 3).
+    types = interactions("duet")
+    k = [t.label for t in types].index("double_high_five")
+    motion = types[k].generate(np.random.default_rng(clip_seed(3, k).spawn(2)[0]))
+    c = motion.contacts[0]
+    robot = load_robot("gr1_inspire")
+    inside = range(c.start + 2, c.end)
+
+    def deepest(config):
+        traj = retarget_motion(motion, robot, config=config, progress=False)
+        rows = {a: traj.qpos[:, [traj.joint_names.index(f"{a}/{n}") for n in
+                                 list(FREE_JOINT_COLUMNS) + list(robot.joint_names)]]
+                for a in ("A", "B")}
+        out = []
+        for a_side, b_side in (("left", "right"), ("right", "left")):
+            pair = HandPairClearance.for_robots(robot, robot, (a_side, b_side))
+            m = pair.model
+            palms = [[g for g in range(m.ngeom) if m.geom_contype[g] and mujoco.mj_id2name(
+                m, mujoco.mjtObj.mjOBJ_BODY, int(m.geom_bodyid[g])) == f"{tag}/{side[0]}_palm"]
+                for tag, side in (("L", a_side), ("R", b_side))]
+            for t in inside:
+                others, _ = pair.contacts(rows["A"][t], rows["B"][t], palms=False)
+                palm_gap = min(mujoco.mj_geomDistance(m, pair.data, g1, g2, 0.1, None)
+                               for g1 in palms[0] for g2 in palms[1])
+                out.append((others.min() if len(others) else np.inf, palm_gap))
+        return np.array(out)
+
+    off = deepest(RetargetConfig(hand_overlap_m=None))
+    on = deepest(RetargetConfig())
+    assert np.median(off[:, 0]) < -0.02
+    assert np.median(on[:, 0]) > -0.005
+    assert np.all(on[:, 1] < 0.005)  # the palms still touch
