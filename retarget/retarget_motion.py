@@ -678,13 +678,14 @@ def _solve_instance(inst: _Instance, t: int, obstacles, config: RetargetConfig):
             info.min_clearance_m)
 
 
-def _limb_side(part: str) -> str | None:
-    """``left``/``right`` for a contact part on a hand or arm (``right_palm``, ``left_hand``,
-    ``left_forearm``, ``right_arm``, ...), None for the trunk, head, shoulders and legs."""
+def _limb_side(part: str, arms: bool = True) -> str | None:
+    """``left``/``right`` for a contact part on a hand or (with ``arms``) arm (``right_palm``,
+    ``left_hand``, ``left_forearm``, ``right_arm``, ...), None for the trunk, head, shoulders
+    and legs."""
     side, _, rest = part.partition("_")
-    if side not in ("left", "right"):
+    if side not in SIDES:
         return None
-    if rest in ("forearm", "arm") or rest in contact_parts("hand21"):
+    if (arms and rest in ("forearm", "arm")) or rest in contact_parts("hand21"):
         return side
     return None
 
@@ -754,8 +755,8 @@ def _hand_contact_weights(contacts: Sequence[ContactInterval], agent: str, num_f
         if c.agent_a == c.agent_b:
             continue
         for who, part in ((c.agent_a, c.part_a), (c.agent_b, c.part_b)):
-            side, _, rest = part.partition("_")
-            if who != agent or side not in SIDES or rest not in contact_parts("hand21"):
+            side = _limb_side(part, arms=False)
+            if who != agent or side is None:
                 continue
             w = _interval_weight(c, num_frames, slack_frames)
             out[side] = np.maximum(out.get(side, 0.0), w)
@@ -860,11 +861,9 @@ def _hand_slides(contacts: Sequence[ContactInterval], instances: list[_Instance]
 
 def _hand_side_of(inst: _Instance, agent: str, part: str) -> str | None:
     """The side of the robot hand that plays a contact part, None for parts off the hands."""
-    hand21 = contact_parts("hand21")
     if inst.kind == "arms":
-        return agent if agent in SIDES and part in hand21 else None
-    side, _, rest = part.partition("_")
-    return side if side in SIDES and rest in hand21 else None
+        return agent if agent in SIDES and part in contact_parts("hand21") else None
+    return _limb_side(part, arms=False)
 
 
 def _hand_pair(instances: list[_Instance]) -> HandPairClearance | None:
