@@ -820,7 +820,13 @@ class _HandSlide:
                 if self.direction is None:
                     self.direction = goal / np.linalg.norm(goal)
                 self.shift = self.shift + _clip_norm(goal - self.shift, _SLIDE_IN_M)
-        elif self.shift.any():
+            elif more is None:
+                self._let_go()  # nothing clears it (fingers pressed into a palm): no shift
+        else:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        if self.shift.any():
             n = float(np.linalg.norm(self.shift))
             self.shift = self.shift * max(n - _SLIDE_OUT_M, 0.0) / n
             if not self.shift.any():
