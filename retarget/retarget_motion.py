@@ -802,8 +802,9 @@ class _HandSlide:
             # measured only once inside each other. The first shift found sets the direction;
             # after that the shift only grows along it (a shift chosen afresh every frame
             # hopped between equally short ones and never got far enough).
-            ahead = self._relative(min(t + _SLIDE_AHEAD, len(self.weight) - 1)) \
-                - self._relative(t)
+            later = min(t + _SLIDE_AHEAD, len(self.weight) - 1)
+            # This frame's targets carry the shift already; the later ones will.
+            ahead = self._relative(later) - self._relative(t) + (self.shift if later > t else 0.0)
             for move in (np.zeros(3), ahead):
                 row_b = rows[self.b.name].copy()
                 row_b[:3] += move
