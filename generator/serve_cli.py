@@ -51,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
             "chunk_frames": int(config.chunk_frames)}
     server = GeneratorServer(generator, args.bind, args.idle_timeout, args.max_streams, info)
     stop = threading.Event()
-    # SIGTERM (service managers, `kill`) stops as cleanly as Ctrl-C does.
+    # SIGTERM (service managers, `kill`) stops as cleanly as Ctrl-C does. SIGINT is handled
+    # here too, not left to Python's KeyboardInterrupt: Python installs that only where SIGINT
+    # was not ignored at start, and a script's background job starts with it ignored (a test
+    # runner launched that way left a server that never stopped).
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"dyad serve: serving {', '.join(generator.modes)} on {server.endpoint} "
           f"({generator.device}); Ctrl-C or SIGTERM stops", file=sys.stderr, flush=True)
     try:

@@ -234,6 +234,37 @@ def test_dyad_serve_serves_a_client(checkpoint):
             assert sum(c.num_frames for c in chunks) == 30
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave a server behind
+            _, err = proc.communicate()
+            raise AssertionError(f"dyad serve ignored SIGINT: {err}") from None
     assert proc.returncode == 0, err
     assert "stopped after 1 request" in err
+
+
+@pytest.mark.slow
+def test_dyad_serve_stops_on_sigint_even_when_started_with_it_ignored(checkpoint):
+    """A background job of a shell script starts with SIGINT ignored; Ctrl-C (SIGINT) must
+    still stop the server cleanly."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "dyad.cli", "serve", "--bind",
+                             f"tcp://127.0.0.1:{port}", "--checkpoint", str(checkpoint),
+                             "--device", "cpu"],
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert "serving" in proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped after 0 request" in err
