@@ -43,8 +43,7 @@ import numpy as np
 
 from dyad.errors import DyadInputError
 from dyad.motion import ContactInterval, MotionRecord
-from dyad.skeletons import (FINGERS, HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts,
-                            get_skeleton)
+from dyad.skeletons import HAND21_REST_LEFT, HAND21_REST_RIGHT, contact_parts, get_skeleton
 
 from .body_ik import BodyIK, BodyIKConfig
 from .body_targets import HumanToRobot, TargetConfig, TargetTrack, blend_contacts, hands_of
@@ -285,36 +284,17 @@ class _FreeHand:
         bodies = [b for b in spheres if model.existFrame(b)]
         self._sphere_frames = [model.getFrameId(b) for b in bodies]
         self._spheres = [spheres[b][:2] for b in bodies]  # inside radii: hands touch
-        self._part_masks = self._sphere_parts(bodies, [len(spheres[b][1]) for b in bodies])
-
-    def _sphere_parts(self, bodies: list[str], counts: list[int]) -> dict[str, np.ndarray]:
-        """Hand part (``palm``, ``<finger>``, ``<finger>_tip``) -> (S,) mask of the spheres on
-        it, by the bodies the sim gate gives each part (``robot_model.hand_parts``)."""
-        parts = hand_parts(self.robot, self.side)
-        if parts is None:
-            return {}
-        owner = np.repeat(np.array(bodies, dtype=object), counts)
-        masks = {"palm": np.isin(owner, sorted(parts.palm))}
-        for finger, chain in parts.fingers.items():
-            masks[finger] = np.isin(owner, sorted(chain))
-            masks[f"{finger}_tip"] = owner == parts.tips[finger]
-        return masks
+        self._sphere_owner = np.repeat(np.array(bodies, dtype=object),
+                                       [len(spheres[b][1]) for b in bodies])
+        self._hand_parts = hand_parts(robot, side)
 
     def part_mask(self, part: str) -> np.ndarray | None:
         """(S,) spheres of a hand21 contact part (``palm``, ``fingers``, ``fingertips``,
-        ``index_tip``, ``hand``...), None where the robot has none of it."""
-        masks = self._part_masks
-        if part == "fingers":
-            names = [f for f in FINGERS[1:] if f in masks]
-        elif part == "fingertips":
-            names = [f"{f}_tip" for f in FINGERS if f"{f}_tip" in masks]
-        elif part == "hand":
-            names = ["palm", *[f for f in FINGERS if f in masks]]
-        else:
-            names = [part] if part in masks else []
-        if not names:
+        ``index_tip``, ``hand``...) or of one finger, by the bodies the sim gate gives it
+        (``HandParts.bodies``); None where the robot has none of it."""
+        if self._hand_parts is None:
             return None
-        mask = np.any([masks[n] for n in names], axis=0)
+        mask = np.isin(self._sphere_owner, sorted(self._hand_parts.bodies(part)))
         return mask if mask.any() else None
 
     def roots(self, hands_world: np.ndarray) -> np.ndarray:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dyad.skeletons import FINGERS
+
 
 @dataclass(frozen=True)
 class HandMapping:
@@ -106,6 +108,23 @@ class HandParts:
     fingers: dict[str, frozenset[str]]
     tips: dict[str, str]
 
+    def bodies(self, part: str) -> frozenset[str]:
+        """The bodies of a hand21 contact part (``hand``, ``palm``, ``fingers``: index to
+        pinky, ``fingertips``, ``<finger>_tip``) or of one finger (``thumb``...); empty where
+        the robot has none of it."""
+        if part == "hand":
+            return self.hand
+        if part == "palm":
+            return self.palm
+        if part == "fingers":
+            return frozenset().union(*[self.fingers.get(f, frozenset()) for f in FINGERS[1:]])
+        if part == "fingertips":
+            return frozenset(self.tips.values())
+        if part.endswith("_tip"):
+            tip = self.tips.get(part[:-len("_tip")])
+            return frozenset() if tip is None else frozenset({tip})
+        return self.fingers.get(part, frozenset())
+
 
 _HAND_PARTS: dict[tuple, HandParts | None] = {}
 
@@ -122,7 +141,7 @@ def hand_parts(robot: RobotModel, side: str) -> HandParts | None:
 def _hand_parts(robot: RobotModel, side: str) -> HandParts | None:
     import mujoco
 
-    from dyad.skeletons import FINGERS, FINGERTIPS, HAND21_NAMES
+    from dyad.skeletons import FINGERTIPS, HAND21_NAMES
 
     mapping = robot.hands.get(side)
     if mapping is None:

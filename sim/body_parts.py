@@ -24,10 +24,11 @@ nothing matches.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from dyad.retarget.robot_model import HandParts
 from dyad.skeletons import FINGERS
 
 from .scene import Scene, SceneInstance
@@ -60,6 +61,9 @@ class HandBodies:
         wrist: the bodies above the hand up to (not including) its forearm: ancestors of the
             wrist body that no forearm or arm name pattern (``BODY_PART_PATTERNS``) matches,
             stopping where the other hand's chain joins (a torso) or at the robot's root.
+        parts: the robot's :class:`~dyad.retarget.robot_model.HandParts` (body names), which
+            resolve contact parts.
+        ids: the hand's body names -> this scene's body ids.
     """
 
     side: str
@@ -68,6 +72,8 @@ class HandBodies:
     fingers: dict[str, frozenset[int]]
     tips: dict[str, int]
     wrist: frozenset[int] = frozenset()
+    parts: HandParts | None = None
+    ids: dict[str, int] = field(default_factory=dict)
 
 
 def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
@@ -92,8 +98,10 @@ def hand_bodies(scene: Scene, instance: SceneInstance) -> dict[str, HandBodies]:
             continue
         wrists[side] = next(iter(wrist))
         tips = {f: next(iter(ids([t]))) for f, t in parts.tips.items() if ids([t])}
+        named = {n: next(iter(ids([n]))) for n in parts.hand if ids([n])}
         out[side] = HandBodies(side, ids(parts.hand), ids(parts.palm),
-                               {f: ids(c) for f, c in parts.fingers.items() if f in tips}, tips)
+                               {f: ids(c) for f, c in parts.fingers.items() if f in tips}, tips,
+                               parts=parts, ids=named)
     for side, bodies in out.items():
         shared = set().union(*[_ancestors(model, b) for s, b in wrists.items() if s != side])
         bodies.wrist = _wrist_chain(scene, instance, side, wrists[side], shared)
@@ -166,16 +174,7 @@ class PartResolver:
 
     @staticmethod
     def _hand_part(hand: HandBodies, name: str) -> frozenset[int]:
-        if name == "hand":
-            return hand.hand
-        if name == "palm":
-            return hand.palm
-        if name == "fingers":
-            return frozenset().union(*[hand.fingers.get(f, frozenset()) for f in FINGERS[1:]])
-        if name == "fingertips":
-            return frozenset(hand.tips.values())
-        finger = name[:-len("_tip")]
-        return frozenset({hand.tips[finger]}) if finger in hand.tips else frozenset()
+        return frozenset(hand.ids[b] for b in hand.parts.bodies(name) if b in hand.ids)
 
     def hand_of(self, instance: str, part: str) -> frozenset[int]:
         """The whole hand that ``part`` belongs to and its wrist (contacts anywhere on them are
