@@ -510,6 +510,299 @@ BIMANUAL_PHRASES: dict[str, tuple[LabelPhrases, LabelPhrases]] = {
     ),
 }
 
+# ---------------------------------------------------------------------------------------------
+# More everyday TRAIN wording. Two or three phrasings per label taught the model one way of
+# saying each thing, and a held-out paraphrase's nearest training caption (MiniLM sentence
+# vectors) had the right label for about half of the test clips. These are the plainer ways a
+# user would type the same request; like the rest of the TRAIN book they use no word of the
+# TEST book that the TRAIN book did not already share with it (``tests/test_captions.py``).
+
+DUET_MORE: dict[str, LabelPhrases] = {
+    "handshake": _lp(
+        ["{subj} shake right hands", "{subj} meet and shake hands", "{subj} say hello with a handshake",
+         "{subj} take each other's hand and shake it"],
+        ["a handshake between friends", "a polite handshake"],
+        ["holds out a hand to {other} and shakes it", "takes {other}'s hand and shakes it"]),
+    "high_five": _lp(
+        ["{subj} slap hands up high", "{subj} high five", "{subj} hit a high five above their heads",
+         "{subj} slap their palms together up high"],
+        ["a high-five", "a happy high five"],
+        ["hits {other}'s hand up high", "hits a high five with {other}"]),
+    "hug": _lp(
+        ["{subj} give each other a big hug", "{subj} hold each other in a hug",
+         "{subj} put their arms around each other", "{subj} hug like old friends"],
+        ["a big hug", "a friendly embrace"],
+        ["puts both arms around {other}", "gives {other} a big hug"]),
+    "fist_bump": _lp(
+        ["{subj} touch fists", "{subj} tap their fists together", "{subj} bump their fists",
+         "{subj} do a fist bump"],
+        ["a friendly fist bump", "a bump of fists"],
+        ["touches fists with {other}", "taps a fist against {other}'s fist"]),
+    "wave_to_each_other": _lp(
+        ["{subj} wave at each other", "{subj} wave goodbye to each other", "{subj} say hi with a wave",
+         "{subj} greet each other by waving"],
+        ["a wave hello", "a wave of the hand"],
+        ["waves hello to {other}", "says hi to {other} with a wave"]),
+    "bow_to_each_other": _lp(
+        ["{subj} bow politely", "{subj} bow their heads to each other", "{subj} bend forward to bow",
+         "{subj} bow down to each other", "{subj} greet each other with a bow"],
+        ["a formal bow", "a deep bow"],
+        ["bends forward in a bow", "bows politely to {other}"]),
+    "push": _lp(
+        ["{a} pushes {b} back", "{a} gives {b} a hard push", "{a} pushes {b} with both hands",
+         "{b} is pushed back by {a}"],
+        ["a two-handed push", "a hard push"],
+        ["pushes {other} with both hands", "pushes {other} back"],
+        ["steps back after the push", "is pushed back"]),
+    "pull_by_hand": _lp(
+        ["{a} grabs {b}'s hand and pulls them along", "{a} drags {b} by the hand",
+         "{b} gets dragged along by {a}", "{a} pulls {b} toward them by the hand"],
+        ["a drag by the hand", "a pull"],
+        ["drags {other} by the hand", "grabs {other}'s hand and pulls"],
+        ["gets dragged along", "is dragged along by {other}"]),
+    "punch_and_block": _lp(
+        ["{a} tries to punch {b}, who blocks the hit", "{a} punches and {b} defends",
+         "{b} defends against a punch from {a}", "{a} throws a fist at {b}, who blocks it"],
+        ["a blocked punch", "a punch"],
+        ["tries to punch {other}", "throws a fist at {other}"],
+        ["defends against the punch", "blocks the hit"]),
+    "pat_on_shoulder": _lp(
+        ["{a} gives {b} a friendly pat on the shoulder", "{a} pats {b}'s shoulder",
+         "{a} puts a hand on {b}'s shoulder and pats it", "{b} gets patted on the shoulder by {a}"],
+        ["a shoulder pat", "a friendly pat"],
+        ["pats {other}'s shoulder", "gives {other} a friendly pat"],
+        ["is patted on the shoulder", "gets patted by {other}"]),
+    "pass_object": _lp(
+        ["{a} gives {b} something", "{a} hands {b} a thing", "{a} gives an object to {b}",
+         "{b} receives something from {a}", "{a} hands over an object and {b} takes it"],
+        ["a handoff", "a handover"],
+        ["gives something to {other}", "hands over an object"],
+        ["takes it from {other}", "reaches out and takes the thing"]),
+    "dance_holding_hands": _lp(
+        ["{subj} dance together hand in hand", "{subj} hold both hands and dance",
+         "{subj} dance as a couple", "{subj} dance with their hands joined"],
+        ["a dance", "a partner dance"],
+        ["dances hand in hand with {other}", "holds hands with {other} while dancing"]),
+    "walk_up_and_greet": _lp(
+        ["{a} walks over to {b} and says hi", "{a} comes up to {b} to say hello",
+         "{a} walks to {b} and greets them", "{b} is greeted by {a}, who walks over"],
+        ["a walk over to say hello", "a hello after a short walk"],
+        ["walks over to say hi to {other}", "comes up to {other} to say hello"],
+        ["says hi back", "waves back at {other}"]),
+    "double_high_five": _lp(
+        ["{subj} high-five with two hands", "{subj} give each other a two-handed high five",
+         "{subj} slap both hands together up high", "{subj} do a double high five"],
+        ["a two-handed high five", "a high ten"],
+        ["hits both hands against {other}'s", "gives {other} a high ten"]),
+    "pat_a_cake": _lp(
+        ["{subj} play a hand clapping game", "{subj} clap hands together in a game",
+         "{subj} play patty-cake", "{subj} clap their hands against each other's in turn",
+         "{subj} play a children's clapping game"],
+        ["a clapping game", "a children's hand game"],
+        ["plays a clapping game with {other}", "claps against {other}'s hands"]),
+    "elbow_bump": _lp(
+        ["{subj} touch elbows", "{subj} greet with an elbow bump", "{subj} tap elbows together",
+         "{subj} bump their elbows together"],
+        ["an elbow tap", "an elbow touch"],
+        ["taps elbows with {other}", "touches an elbow to {other}'s"]),
+    "salute_each_other": _lp(
+        ["{subj} salute", "{subj} exchange salutes", "{subj} raise a hand to the forehead in a salute",
+         "{subj} salute like soldiers"],
+        ["a soldier's salute", "a formal salute"],
+        ["raises a hand to the forehead for {other}", "salutes {other} like a soldier"]),
+    "point_and_look": _lp(
+        ["{a} points at something and {b} looks at it", "{a} shows {b} something by pointing",
+         "{b} looks where {a} points", "{a} points out something to {b}"],
+        ["a pointing at something", "a point"],
+        ["points something out to {other}", "shows {other} where to look"],
+        ["looks at what {other} points at", "turns the head to look"]),
+    "twirl_partner": _lp(
+        ["{a} spins {b} under the arm like in a dance", "{a} makes {b} spin around",
+         "{b} spins under {a}'s arm", "{a} twirls {b} around in a dance"],
+        ["a spin", "a dance twirl"],
+        ["makes {other} spin", "spins {other} under the arm"],
+        ["spins around", "turns around under the arm"]),
+    "beckon_and_approach": _lp(
+        ["{a} waves {b} over and {b} walks up", "{a} calls {b} over with a hand and {b} comes",
+         "{b} comes over when {a} beckons", "{a} motions {b} to come over, and {b} walks over"],
+        ["a come-over wave", "a call to come over"],
+        ["motions {other} to come over", "calls {other} over with a hand"],
+        ["comes over to {other}", "walks up to {other}"]),
+    "two_handed_handshake": _lp(
+        ["{subj} shake hands with both hands", "{subj} shake hands and cover it with the other hand",
+         "{subj} hold the handshake with both hands", "{subj} give each other a two-handed handshake"],
+        ["a two-hand handshake", "a double handshake"],
+        ["covers {other}'s hand with both hands", "shakes hands with {other} using both hands"]),
+    "applaud_partner": _lp(
+        ["{a} claps hands for {b}", "{a} gives {b} a round of applause", "{a} cheers {b} by clapping",
+         "{b} gets a round of applause from {a}"],
+        ["a round of clapping", "a burst of applause"],
+        ["claps hands for {other}", "cheers {other} by clapping"],
+        ["gets applauded by {other}", "is cheered by {other}"]),
+    "low_five": _lp(
+        ["{subj} low-five each other", "{subj} slap hands down low", "{subj} do a low five",
+         "{subj} give each other five down low"],
+        ["a low-five", "a down-low five"],
+        ["hits {other}'s hand down low", "low-fives {other}"]),
+    "hold_hands_side_by_side": _lp(
+        ["{subj} stand side by side and hold hands", "{subj} hold hands next to each other",
+         "{subj} stand together holding hands", "{subj} hold each other's hand, side by side"],
+        ["a hand hold", "a holding of hands"],
+        ["holds {other}'s hand", "stands next to {other} holding hands"]),
+    "raise_joined_hands": _lp(
+        ["{subj} raise their hands together", "{subj} hold hands and raise them up",
+         "{subj} raise held hands in the air", "{subj} hold hands up high together"],
+        ["hands held up together", "a joined-hands raise"],
+        ["raises hands with {other}", "holds hands with {other} and raises them"]),
+    "shove_away": _lp(
+        ["{a} shoves {b}", "{a} pushes {b} away hard", "{a} roughly shoves {b} back",
+         "{b} is shoved away by {a}"],
+        ["a rough shove", "a hard shove"],
+        ["shoves {other}", "roughly pushes {other} away"],
+        ["stumbles back", "is shoved back"]),
+    "tap_on_back": _lp(
+        ["{a} taps {b}'s back", "{a} gives {b} a pat on the back",
+         "{a} taps {b} on the back to get their attention", "{b} gets tapped on the back by {a}"],
+        ["a back tap", "a pat on the back"],
+        ["taps {other}'s back", "pats {other} on the back"],
+        ["is tapped on the back", "turns around after a tap on the back"]),
+}
+
+BIMANUAL_MORE: dict[str, LabelPhrases] = {
+    "clap": _lp(
+        ["{subj} claps the hands", "{subj} claps loudly", "{subj} brings the hands together in a clap",
+         "{subj} applauds"],
+        ["a round of clapping", "a burst of applause"], ["hits {other} in a clap"]),
+    "rub_palms": _lp(
+        ["{subj} rubs both hands together", "{subj} rubs the hands together as if cold",
+         "{subj} rubs one palm against the other"],
+        ["a hand rub", "a rub of the hands"], ["slides against {other}"]),
+    "interlock_fingers": _lp(
+        ["{subj} crosses the fingers of both hands together", "{subj} intertwines the fingers",
+         "{subj} puts the fingers of both hands between each other"],
+        ["intertwined fingers", "crossed fingers of both hands"], ["threads its fingers into {other}"]),
+    "make_fists": _lp(
+        ["{subj} makes two fists", "{subj} squeezes both hands into fists",
+         "{subj} curls both hands into fists"],
+        ["two fists", "closed fists"], ["squeezes into a fist", "curls into a fist"]),
+    "point": _lp(
+        ["{subj} points at something with the {side} hand", "{subj} points with the {side} index finger",
+         "{subj} points forward with one finger"],
+        ["a finger point", "a point with the index finger"], ["points at something", "extends the index finger"],
+        ["does nothing", "stays down"]),
+    "pinch": _lp(
+        ["{subj} pinches the {side} thumb and index finger together",
+         "{subj} does a pinch with the {side} fingers", "{subj} pinches something small"],
+        ["a pinching gesture", "a small pinch"],
+        ["brings thumb and index finger together", "pinches the fingers"], ["does nothing", "stays down"]),
+    "thumbs_up": _lp(
+        ["{subj} gives a thumbs-up", "{subj} shows a thumbs up with the {side} hand",
+         "{subj} holds up a thumb to say good job"],
+        ["a thumbs up sign", "a good-job thumb"], ["holds its thumb up", "shows a thumb up"],
+        ["does nothing", "stays down"]),
+    "ok_sign": _lp(
+        ["{subj} shows the OK sign", "{subj} makes the okay gesture with the {side} hand",
+         "{subj} signs OK with thumb and index finger"],
+        ["an okay sign", "an okay gesture"], ["shows the OK sign", "makes an okay gesture"],
+        ["does nothing", "stays down"]),
+    "count_on_fingers": _lp(
+        ["{subj} counts with the fingers", "{subj} counts up on the {side} hand",
+         "{subj} counts out loud on the fingers"],
+        ["finger counting", "a count on the fingers"],
+        ["counts up on its fingers", "raises one finger after another"], ["does nothing", "stays down"]),
+    "tap_fingertips": _lp(
+        ["{subj} taps the fingertips together", "{subj} touches the fingertips of both hands together",
+         "{subj} taps finger to finger"],
+        ["a tap of the fingertips", "a fingertip touch"], ["taps its fingertips on {other}"]),
+    "steeple": _lp(
+        ["{subj} holds the fingertips together in a steeple", "{subj} makes a tent with the fingers",
+         "{subj} steeples the hands"],
+        ["steepled fingers", "a finger tent"], ["makes a steeple with {other}"]),
+    "pass_object": _lp(
+        ["{subj} moves something from one hand to the other",
+         "{subj} switches an object to the {other_side} hand",
+         "{subj} hands an object over to the other hand"],
+        ["a pass between the hands", "a switch of hands"], ["hands the object to {other}"],
+        ["takes the object over", "catches the object"]),
+    "wave": _lp(
+        ["{subj} waves the {side} hand", "{subj} waves goodbye", "{subj} waves hi with the {side} hand"],
+        ["a hand wave", "a wave goodbye"], ["waves the hand", "waves goodbye"], ["does nothing", "stays down"]),
+    "spread_fingers": _lp(
+        ["{subj} spreads the fingers of both hands", "{subj} opens the hands wide with the fingers apart",
+         "{subj} stretches the fingers apart"],
+        ["stretched fingers", "wide open hands"], ["stretches its fingers apart"]),
+    "prayer_hands": _lp(
+        ["{subj} puts the palms together as if praying", "{subj} holds the hands together in prayer",
+         "{subj} makes prayer hands"],
+        ["a prayer pose", "hands in prayer"], ["meets {other} in a prayer pose"]),
+    "knock_fists": _lp(
+        ["{subj} bumps the fists together", "{subj} hits one fist against the other",
+         "{subj} taps both fists together"],
+        ["a fist bump of both hands", "a knock of the fists"], ["knocks into {other}", "bumps into {other}"]),
+    "peace_sign": _lp(
+        ["{subj} shows a peace sign", "{subj} holds up two fingers in a V",
+         "{subj} makes a V with the {side} fingers"],
+        ["a V sign", "two fingers up"], ["shows a peace sign", "holds up two fingers"],
+        ["does nothing", "stays down"]),
+    "rock_sign": _lp(
+        ["{subj} shows the devil horns", "{subj} makes rock-and-roll horns with the {side} hand",
+         "{subj} rocks out with the {side} hand"],
+        ["devil horns", "rock horns"], ["shows the horns", "makes the rock horns"],
+        ["does nothing", "stays down"]),
+    "heart_shape": _lp(
+        ["{subj} makes a heart with both hands", "{subj} holds both hands in a heart shape",
+         "{subj} forms a heart sign with the fingers"],
+        ["a hand heart", "a finger heart"], ["makes half a heart with {other}"]),
+    "finger_frame": _lp(
+        ["{subj} frames a picture with the fingers", "{subj} makes a photo frame with both hands",
+         "{subj} holds up a frame made of fingers"],
+        ["a frame of fingers", "a photo frame gesture"], ["makes a corner of the frame"]),
+    "piano_fingers": _lp(
+        ["{subj} pretends to play the piano", "{subj} plays piano in the air",
+         "{subj} moves the fingers like a pianist"],
+        ["an air piano", "a pretend piano performance"], ["plays piano in the air"]),
+    "grab_wrist": _lp(
+        ["{subj} grabs the {other_side} wrist", "{subj} holds one wrist with the other hand",
+         "{subj} takes hold of the {other_side} wrist with the {side} hand"],
+        ["a hand around the wrist", "a hold of the wrist"], ["holds the {other_side} wrist"],
+        ["is held by the wrist", "gets held"]),
+    "cup_hands": _lp(
+        ["{subj} cups both hands", "{subj} makes a bowl with the hands",
+         "{subj} holds the hands cupped together"],
+        ["a bowl of hands", "cupped palms"], ["cups with {other}"]),
+    "open_close_hands": _lp(
+        ["{subj} opens and closes both hands", "{subj} makes fists and opens them again",
+         "{subj} squeezes and opens both hands"],
+        ["hands opening and closing", "opening and closing"], ["opens and closes again"]),
+    "shaka": _lp(
+        ["{subj} shows a shaka with the {side} hand", "{subj} makes a hang loose gesture",
+         "{subj} shows a shaka sign"],
+        ["a hang-loose gesture", "a shaka"], ["shows a shaka", "makes a hang loose sign"],
+        ["does nothing", "stays down"]),
+    "tap_index_fingers": _lp(
+        ["{subj} taps the index fingers together", "{subj} touches both index fingers together",
+         "{subj} taps one index finger on the other"],
+        ["an index finger touch", "a tap of the index fingers"], ["taps its index finger on {other}"]),
+    "rotate_wrists": _lp(
+        ["{subj} rolls both wrists", "{subj} turns the hands at the wrists", "{subj} twists both wrists"],
+        ["a roll of the wrists", "a turn of the wrists"], ["turns at the wrist", "rolls its wrist"]),
+}
+
+
+def _widen(table: dict[str, tuple[LabelPhrases, LabelPhrases]],
+           more: dict[str, LabelPhrases]) -> None:
+    """Append ``more`` to the TRAIN phrasings of ``table`` (labels must exist already)."""
+    for label, extra in more.items():
+        train, test = table[label]
+        if bool(extra.follow) != bool(train.follow):
+            raise ValueError(f"{label}: extra TRAIN wording must keep the label's (a)symmetry")
+        table[label] = (LabelPhrases(train.clause + extra.clause, train.noun + extra.noun,
+                                     train.lead + extra.lead, train.follow + extra.follow), test)
+
+
+_widen(DUET_PHRASES, DUET_MORE)
+_widen(BIMANUAL_PHRASES, BIMANUAL_MORE)
+
 WALKING_ROLES: dict[str, str] = {"walk_up_and_greet": "lead", "beckon_and_approach": "follow"}
 """Duet labels whose lead or follow phrase already says that agent walks over, so its text
 does not tell the approach a second time."""
@@ -532,20 +825,22 @@ to three, a walk-up greeting) never get one, whatever the generator repeated ins
 
 WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # Subjects and names.
-    "duet.group": (("two people", "a pair of people", "the two people"),
+    "duet.group": (("two people", "a pair of people", "the two people", "two friends", "two persons",
+                    "two partners"),
                    ("two individuals", "both participants", "the two participants")),
     "duet.names": (("person A|person B", "the first person|the second person"),
                    ("participant A|participant B", "the first individual|the second individual")),
     "duet.anon": (("one person|the other", "someone|another person"),
                   ("one individual|the other individual", "one participant|the other participant")),
-    "bimanual.subject": (("a person", "someone", "the person"),
+    "bimanual.subject": (("a person", "someone", "the person", "somebody", "a man", "a woman"),
                          ("an individual", "the participant", "the performer")),
     # Manner.
-    "speed.slow": (("slowly", "at a slow pace", "gently"),
+    "speed.slow": (("slowly", "at a slow pace", "gently", "calmly", "in slow motion"),
                    ("unhurriedly", "in a leisurely manner", "at a relaxed tempo")),
-    "speed.moderate": (("at a moderate pace", "at a normal speed", "steadily"),
+    "speed.moderate": (("at a moderate pace", "at a normal speed", "steadily", "at an average speed",
+                        "at a regular pace"),
                        ("at an even tempo", "at a measured rate", "with an unremarkable tempo")),
-    "speed.fast": (("quickly", "rapidly", "at a fast pace"),
+    "speed.fast": (("quickly", "rapidly", "at a fast pace", "fast", "in a hurry"),
                    ("briskly", "swiftly", "at a brisk tempo")),
     "count.many": (("{n} times", "{n} times in a row"), ("in {n} repetitions", "over {n} rounds")),
     "hand.using": (("with the {side} hand", "using the {side} hand"),
