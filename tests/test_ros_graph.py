@@ -9,8 +9,8 @@ the tests assert on what the run recorded. The same file is the scenario script:
 Cases: a text command yields checked trajectories on the controller topic; a chunk made to fail
 never reaches it; an e-stop halts output within one chunk; teleop retargets a 100 Hz keypoint
 stream through playback (limits, a bad frame and e-stop included; how fast it keeps up is
-measured by ``dyad bench pipeline``, not asserted here); empty or garbage commands produce errors on the
-status topic and the graph keeps working; nothing binds beyond loopback; the bag reads back
+measured by ``dyad bench pipeline``, not asserted here); empty or garbage commands produce
+errors on the status topic and the graph keeps working; nothing binds beyond loopback; the bag reads back
 with an independent reader.
 """
 
