@@ -10,8 +10,8 @@ Cases: a text command yields checked trajectories on the controller topic; a chu
 never reaches it; an e-stop halts output within one chunk; teleop retargets a 100 Hz keypoint
 stream through playback (limits, a bad frame and e-stop included; how fast it keeps up is
 measured by ``dyad bench pipeline``, not asserted here); empty or garbage commands produce
-errors on the status topic and the graph keeps working; nothing binds beyond loopback; the bag reads back
-with an independent reader.
+errors on the status topic and the graph keeps working; nothing binds beyond loopback; the bag
+reads back with an independent reader.
 """
 
 from __future__ import annotations
