@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated scenes to time (default all four)")
     parser.add_argument("--max-timestep", type=float, default=None,
                         help="override simulation.max_timestep_s (0.0167: 2 substeps per frame)")
+    parser.add_argument("--contact-max-timestep", type=float, default=None,
+                        help="override simulation.contact_max_timestep_s, the step of "
+                             "trajectories that declare contacts (default 0.002)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed validations per scene; medians are reported (default 3)")
     parser.add_argument("--all-cores", action="store_true",
@@ -135,11 +138,12 @@ def run(args: argparse.Namespace) -> dict:
     from dyad.sim.batch import CpuRolloutBackend
     from dyad.sim.thresholds import default_thresholds
 
-    thresholds = default_thresholds()
-    if args.max_timestep:
-        thresholds = thresholds.with_overrides({"simulation":
-                                                {"max_timestep_s": args.max_timestep}})
-    results: dict = {"scenes": {}, "max_timestep_s": thresholds["simulation"]["max_timestep_s"]}
+    overrides = {key: value for key, value in (
+        ("max_timestep_s", args.max_timestep),
+        ("contact_max_timestep_s", getattr(args, "contact_max_timestep", None))) if value}
+    thresholds = default_thresholds().with_overrides({"simulation": overrides})
+    results: dict = {"scenes": {}, **{key: thresholds["simulation"][key] for key in (
+        "max_timestep_s", "contact_max_timestep_s")}}
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pinned = not args.all_cores and len(cores) > 1
     if pinned:

@@ -266,8 +266,8 @@ class StreamingValidator:
         return {
             "frames": frames, "duration_s": duration_s, "wall_s": wall_s,
             "real_time_factor": duration_s / wall_s if wall_s > 0 else float("inf"),
-            "layout": scene.layout, "substeps_per_frame": scene.substeps,
-            "timestep_s": float(scene.model.opt.timestep),
+            "layout": scene.layout, "substeps_per_frame": self._sim.substeps,
+            "timestep_s": float(self._sim.model.opt.timestep),
             "rest_contact_pairs": sorted(f"{scene.body_name(a)} ~ {scene.body_name(b)}"
                                          for a, b in scene.rest_contacts),
             "dropped_violations": dropped, "thresholds_digest": self.thresholds.digest,

@@ -77,19 +77,22 @@ def normalize_quats(quat: np.ndarray) -> np.ndarray:
 def substep_controls(scene: Scene, previous: np.ndarray, commanded: np.ndarray,
                      base_prev: tuple[np.ndarray, np.ndarray],
                      base: tuple[np.ndarray, np.ndarray],
-                     feedforward: np.ndarray | None = None) -> np.ndarray:
+                     feedforward: np.ndarray | None = None,
+                     substeps: int | None = None) -> np.ndarray:
     """(T * S, nu + 7 * nmocap) rollout controls for T frames after the frame ``previous``.
 
     Args:
-        scene: the scene (servo actuator ids, substeps).
+        scene: the scene (servo actuator ids).
         previous: (J,) commanded positions of the frame before the first.
         commanded: (T, J) commanded positions.
         base_prev: ((I, 3), (I, 4)) base pose of the frame before the first.
         base: ((T, I, 3), (T, I, 4)) base poses.
         feedforward: (T, J) feed-forward torques, held over each frame interval (None: zero).
+        substeps: S, physics steps per frame of the model simulated (default: the scene's
+            contact-free model's, ``Scene.substeps``).
     """
     model = scene.model
-    s = scene.substeps
+    s = substeps or scene.substeps
     t = commanded.shape[0]
     nu, nmocap = model.nu, model.nmocap
     prev = np.concatenate([previous[None], commanded[:-1]], axis=0)        # (T, J)
@@ -141,6 +144,7 @@ class Simulator:
         self.scene = scene
         self._mujoco = mujoco
         self.model = scene.physics_model(contacts)
+        self.substeps = scene.substeps_of(self.model)
         self.data = mujoco.MjData(self.model)
         self._layout = _state_layout(self.model, mujoco)
         self._gravity: GravityLoad | None = None
@@ -204,7 +208,7 @@ class Simulator:
                 np.stack([self._before_last_command, self._last_command]), commanded[rest])
             control = substep_controls(self.scene, self._last_command, commanded[rest],
                                        self._last_base, (base_pos[rest], base_quat[rest]),
-                                       feedforward)
+                                       feedforward, self.substeps)
         return PreparedChunk(commanded, base_pos, base_quat, first, self._state.copy(),
                              self._warmstart.copy(), control, self.model)
 
@@ -228,7 +232,7 @@ class Simulator:
         n = t - len(qpos_rows)
         diverged: tuple[int, ...] = ()
         if n:
-            ends = np.arange(1, n + 1) * scene.substeps - 1
+            ends = np.arange(1, n + 1) * self.substeps - 1
             # A reset after a divergence (MuJoCo's bad-acceleration warning) sets the clock
             # back to zero: find the substeps where it went back, as rows of the chunk.
             clock = np.concatenate([prepared.initial_state[self._layout["time"]],
@@ -237,7 +241,7 @@ class Simulator:
             picked = states[ends]
             # A backend that does not reset (MuJoCo Warp) leaves non-finite states instead.
             broken = np.flatnonzero(~np.isfinite(picked).all(axis=1))
-            diverged = tuple(sorted({int(k // scene.substeps) + len(qpos_rows) for k in back}
+            diverged = tuple(sorted({int(k // self.substeps) + len(qpos_rows) for k in back}
                                     | {int(k) + len(qpos_rows) for k in broken}))
             qpos_rows.extend(picked[:, self._layout["qpos"]])
             qvel_rows.extend(picked[:, self._layout["qvel"]])

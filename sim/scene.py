@@ -116,7 +116,10 @@ class Scene:
         layout: one of ``LAYOUTS``.
         instances: the robot instances.
         fps: frames per second the scene was built for.
-        substeps: physics steps per frame.
+        substeps: physics steps per frame of ``contact_free_model``.
+        contact_substeps: physics steps per frame of ``model``, which simulates contact
+            forces and needs a finer step (``simulation.contact_max_timestep_s``); see
+            :meth:`substeps_of`.
         joint_names: (J,) column names (``A/r_elbow`` or ``r_elbow``).
         joint_instance: (J,) index into ``instances``.
         qpos_adr, dof_adr: (J,) addresses in ``qpos`` / ``qvel``.
@@ -148,6 +151,7 @@ class Scene:
     instances: tuple[SceneInstance, ...]
     fps: float
     substeps: int
+    contact_substeps: int
     joint_names: tuple[str, ...]
     joint_instance: np.ndarray
     qpos_adr: np.ndarray
@@ -180,6 +184,10 @@ class Scene:
         that declares no contact (see the module doc)."""
         return self.model if contacts or self.contact_free_model is None \
             else self.contact_free_model
+
+    def substeps_of(self, model) -> int:
+        """Physics steps per frame of ``model`` (``model`` or ``contact_free_model``)."""
+        return max(1, round(1.0 / (self.fps * float(model.opt.timestep))))
 
     @property
     def frame_dt(self) -> float:
@@ -480,6 +488,8 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
     pairs = tuple((n, r.name) for n, r in instances)
     layout = choose_layout(robots)
     substeps = max(1, math.ceil((1.0 / fps) / float(sim["max_timestep_s"]) - 1e-9))
+    contact_substeps = max(substeps, math.ceil(
+        (1.0 / fps) / float(sim["contact_max_timestep_s"]) - 1e-9))
     placements = _default_placements(layout, robots, sim)
 
     scene_instances: list[SceneInstance] = []
@@ -503,12 +513,13 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
             follower_flags.append(joint in followers)
     servos = list(zip(model_joints, follower_flags))
     timestep = (1.0 / fps) / substeps
+    contact_timestep = (1.0 / fps) / contact_substeps
     # Feet on the floor are judged by nothing (balance is out of scope) unless their landing
     # speed is checked: then they need their floor contacts.
     feet = None if thresholds["approach"]["floor_too"] else \
         list(thresholds["collision"]["floor_contact_bodies"])
-    world, force_tables = _assemble_world(instances, placements, servos, sim, layout, timestep,
-                                          mujoco, feet=feet)
+    world, force_tables = _assemble_world(instances, placements, servos, sim, layout,
+                                          contact_timestep, mujoco, feet=feet)
     try:
         model = world.compile()
     except ValueError as exc:
@@ -554,17 +565,16 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
         for n in model_joints)])
 
     # Couplings (mimic joints) as stiff as the step allows: real linkages are rigid.
-    for e in range(model.neq):
-        if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT:
-            model.eq_solref[e] = [2.0 * model.opt.timestep, 1.0]
+    _with_step(model, contact_timestep, mujoco)
 
     # Servo gains from the largest effective inertia over the rest pose and sampled poses,
     # capped where the stiffness would make the joint's lightest pose ring faster than the
-    # physics step integrates stably (the stiffness is integrated explicitly).
+    # physics step integrates stably (the stiffness is integrated explicitly). The cap is set
+    # by the coarser contact-free step, so both models carry the same servos.
     rest = rest_qpos(model)
     omega = 2.0 * math.pi * float(sim["servo_bandwidth_hz"])
     largest, smallest = servo_inertia(model, data, rest)
-    ceiling = smallest * (SERVO_STABLE_STEP / (omega * model.opt.timestep)) ** 2
+    ceiling = smallest * (SERVO_STABLE_STEP / (omega * timestep)) ** 2
     inertia = np.minimum(largest, ceiling)[dof_adr]
     data.qpos[:] = rest
     mujoco.mj_forward(model, data)
@@ -613,7 +623,8 @@ def build_scene(instances: Sequence[tuple[str, RobotModel]], fps: float,
                 floor_bodies.add(int(b))
     scene = Scene(
         model=model, layout=layout, instances=tuple(scene_instances), fps=float(fps),
-        substeps=substeps, joint_names=tuple(joint_names), joint_instance=joint_instance,
+        substeps=substeps, contact_substeps=contact_substeps,
+        joint_names=tuple(joint_names), joint_instance=joint_instance,
         qpos_adr=qpos_adr, dof_adr=dof_adr, slide=slide, lower=lower, upper=upper,
         actuated=actuated, pos_actuator=pos_act, vel_actuator=vel_act, ff_actuator=ff_act,
         inverse_dynamics_feedforward=_feedforward_choice(sim) == "inverse_dynamics",
@@ -679,11 +690,20 @@ def _contact_free_model(model, instances, placements, servos, sim: dict, layout:
     if lean is None or not _same_structure(lean, model, mujoco):
         lean = copy.copy(model)  # MjModel copies are deep
         lean.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
-        return lean
+        return _with_step(lean, timestep, mujoco)
     for name in _RUNTIME_ARRAYS:
         getattr(lean, name)[:] = getattr(model, name)
     lean.opt.gravity[:] = model.opt.gravity
-    return lean
+    return _with_step(lean, timestep, mujoco)
+
+
+def _with_step(model, timestep: float, mujoco):
+    """Set ``model``'s physics step, and its couplings as stiff as that step allows."""
+    model.opt.timestep = timestep
+    for e in range(model.neq):
+        if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT:
+            model.eq_solref[e] = [2.0 * timestep, 1.0]
+    return model
 
 
 FEEDFORWARD_CHOICES = ("inverse_dynamics", "none")

@@ -51,6 +51,7 @@ class WarpBackend:
             return out
         model = chunks[todo[0]].model or scene.model
         nworld, nstep = len(todo), max(steps[k] for k in todo)
+        substeps = scene.substeps_of(model)
         layout = _state_layout(model, mujoco)
         nstate = mujoco.mj_stateSize(model, int(mujoco.mjtState.mjSTATE_FULLPHYSICS))
         nu, nmocap = model.nu, model.nmocap
@@ -79,7 +80,7 @@ class WarpBackend:
                 d_dev.mocap_pos.assign(ctrl[:, nu:nu + 3 * nmocap].reshape(nworld, nmocap, 3))
                 d_dev.mocap_quat.assign(ctrl[:, nu + 3 * nmocap:].reshape(nworld, nmocap, 4))
                 mjw.step(m_dev, d_dev)
-                if (k + 1) % scene.substeps:
+                if (k + 1) % substeps:
                     continue  # only frame ends are read (see Simulator.record)
                 states[:, k, layout["qpos"]] = d_dev.qpos.numpy()
                 states[:, k, layout["qvel"]] = d_dev.qvel.numpy()

@@ -14,6 +14,7 @@ from dyad.retarget.trajectory import RobotTrajectory
 from dyad.sim.gate import StreamingValidator, validate
 from dyad.sim.report import ValidationReport
 from dyad.sim.synthetic_trajectories import apply_mimic, facing_hands, finger_wave, open_pose
+from dyad.sim.thresholds import default_thresholds
 
 FPS = 30.0
 
@@ -261,9 +262,20 @@ def test_contact_free_model_is_the_scene_without_geoms(right):
     assert (free.nq, free.nv, free.nu, free.nbody) == (full.nq, full.nv, full.nu, full.nbody)
     np.testing.assert_allclose(free.body_mass, full.body_mass, rtol=1e-12)
     np.testing.assert_allclose(free.body_inertia, full.body_inertia, rtol=1e-12)
-    # Without contacts both models move the same.
+    # The contact model steps finer (contacts between light finger links need it); the servos
+    # are the same in both.
+    assert full.opt.timestep <= default_thresholds()["simulation"]["contact_max_timestep_s"]
+    assert free.opt.timestep == pytest.approx(1.0 / (FPS * scene.substeps))
+    assert scene.contact_substeps > scene.substeps
+    assert Simulator(scene, contacts=True).substeps == scene.contact_substeps
+    assert Simulator(scene, contacts=False).substeps == scene.substeps
+    np.testing.assert_array_equal(free.actuator_gainprm, full.actuator_gainprm)
+    np.testing.assert_array_equal(free.actuator_biasprm, full.actuator_biasprm)
+    # Without contacts both models move the same at the same step.
     no_contact = copy.copy(full)
     no_contact.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    no_contact.opt.timestep = free.opt.timestep
+    no_contact.eq_solref[:] = free.eq_solref
     reference = replace(scene, model=no_contact, contact_free_model=None)
     q = finger_wave(right, seconds=2.0, amplitude=0.5)
     base_pos = np.tile(scene.instances[0].default_base_pos, (len(q), 1, 1))
@@ -340,7 +352,6 @@ def test_a_hand_contact_covers_the_wrist_not_the_forearm():
     measured on the declared part."""
     from dyad.sim.body_parts import PartResolver
     from dyad.sim.scene import build_scene
-    from dyad.sim.thresholds import default_thresholds
 
     robot = load_robot("gr1_inspire")
     scene = build_scene([("A", robot), ("B", robot)], FPS, default_thresholds())
@@ -368,7 +379,6 @@ def _arm_lag(robot, q: np.ndarray, feedforward: str):
     """Largest |simulated - commanded| per joint of one fixed-base GR1, its recording, scene."""
     from dyad.sim.playback import Simulator
     from dyad.sim.scene import build_scene
-    from dyad.sim.thresholds import default_thresholds
 
     thresholds = default_thresholds().with_overrides(
         {"simulation": {"servo_feedforward": feedforward}})
@@ -386,7 +396,6 @@ def test_servo_gains_hold_their_bandwidth_in_every_pose():
     whose inertia grows ~50x from the hanging arm to a bent, raised one, keeps a 6 Hz servo
     with the arm raised (gains from the rest pose made it a ~1 Hz servo that rang after every
     wave), and an arm raised and turned once a second follows within 0.05 rad."""
-    from dyad.sim.thresholds import default_thresholds
 
     robot = load_robot("gr1_inspire")
     q = _raise_and_turn(robot, 60, 1.0)
@@ -426,7 +435,7 @@ def test_inverse_dynamics_feedforward_reduces_the_arm_lag_and_counts_as_force():
 
 
 def test_bad_feedforward_choice_is_a_clear_error(right):
-    from dyad.sim.thresholds import ThresholdsError, default_thresholds
+    from dyad.sim.thresholds import ThresholdsError
 
     bad = default_thresholds().with_overrides({"simulation": {"servo_feedforward": "magic"}})
     with pytest.raises(ThresholdsError, match="servo_feedforward"):
@@ -475,3 +484,24 @@ def test_a_physics_reset_is_reported_and_never_passed(right):
     assert rec.diverged == (8, 9)
     # the same chunk, simulated as it is: no reset, a pass
     assert validate(traj).passed
+
+
+@pytest.mark.slow
+def test_a_retargeted_high_five_is_not_thrown_apart_by_its_own_contact():
+    """Two GR1 hands meeting at 0.35 m/s in a synthetic high five (``dyad bench gate-pass``'s
+    clip, seed 3) touch and stay together. Simulated at 4 substeps per frame the first finger
+    contact stopped the arms in one 8 ms step, spun the wrists at 30 rad/s and threw the palms
+    8 cm apart, and they came back at 2 m/s: a slam the command never made."""
+    import argparse
+
+    from dyad.bench import gate_pass
+    from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
+
+    args = argparse.Namespace(seed=3, clips=2, labels=["high_five"], data=None)
+    clips = list(gate_pass._clips("duet", args))
+    _, _, motion = clips[1]
+    config = RetargetConfig(time_scaling=default_thresholds().time_scaling_config())
+    traj = retarget_motion(motion, "gr1_inspire", config=config, progress=False)
+    report = validate(traj)
+    assert traj.contacts and report.passed, report.describe()
+    assert report.summary["substeps_per_frame"] >= 16
