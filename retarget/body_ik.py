@@ -55,6 +55,10 @@ _TOUCHING_M = 0.005
 # say (measured: GR1 waves commanded housing and upper arm at 0 mm with a 5 mm margin, and the
 # simulated arm, lagging 2-3 mm, went 1.6-1.9 mm into it).
 _UPPER_ARM_CLEARANCE_M = 0.010
+# The same for a hand and its own trunk and thighs: a saluting hand commanded to within 0.3 mm
+# of GR1's waist cube went 5-7 mm in as it swung down (the inside spheres leave the thumb's
+# edges out, and the arm lags); with 10 mm the clip passes.
+_OWN_BODY_CLEARANCE_M = 0.010
 # A step longer than this (any joint) runs the clearance broad phase again.
 _BROAD_PHASE_STEP_RAD = 0.02
 
@@ -414,9 +418,12 @@ class BodyIK:
                                                 "right_forearm"),
                                touch_groups=("left_hand", "right_hand"),
                                pair_margins={
-                                   (f"{side}_{part}", f"{side}_upper_arm"): max(
+                                   **{(f"{side}_{part}", f"{side}_upper_arm"): max(
                                        self.config.clearance_m, _UPPER_ARM_CLEARANCE_M)
-                                   for side in SIDES for part in ("hand", "wrist")})
+                                      for side in SIDES for part in ("hand", "wrist")},
+                                   **{(f"{side}_hand", body): max(
+                                       self.config.clearance_m, _OWN_BODY_CLEARANCE_M)
+                                      for side in SIDES for body in ("trunk", "thighs")}})
 
     # ----------------------------------------------------------------------------------------
 
