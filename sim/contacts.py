@@ -58,11 +58,26 @@ class ExpectedContact:
     frames_severe: int = 0
     min_distance_m: float = np.inf
     reported: bool = False
+    # Body pairs of the two sides that touch on frames where the named parts do not: what held
+    # them apart (a thumb standing out of a palm), frames counted per pair.
+    blockers: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         c = self.interval
         return f"{c.agent_a}:{c.part_a} ~ {c.agent_b}:{c.part_b} [{c.start}, {c.end})"
+
+
+def _note_blockers(e: ExpectedContact, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Count, on a frame where ``e``'s named parts do not touch, the body pairs (``lo`` <
+    ``hi``, touching) between its two sides' exempt bodies (hands and wrists) that do."""
+    a_lo, b_hi = np.isin(lo, list(e.exempt_a)), np.isin(hi, list(e.exempt_b))
+    b_lo, a_hi = np.isin(lo, list(e.exempt_b)), np.isin(hi, list(e.exempt_a))
+    named = (np.isin(lo, list(e.bodies_a)) & np.isin(hi, list(e.bodies_b))) \
+        | (np.isin(lo, list(e.bodies_b)) & np.isin(hi, list(e.bodies_a)))
+    rows = np.flatnonzero(((a_lo & b_hi) | (b_lo & a_hi)) & ~named)
+    for pair in {(int(lo[k]), int(hi[k])) for k in rows if lo[k] != hi[k]}:
+        e.blockers[pair] = e.blockers.get(pair, 0) + 1
 
 
 def _collision_geoms(model, bodies: frozenset[int]) -> list[int]:
@@ -273,12 +288,14 @@ class ContactChecker:
             mujoco.mj_collision(model, data)
             n = data.ncon
             touching_now: set = set()
+            touches = None
             if n:
                 con = data.contact
                 dist = con.dist[:n].copy()
                 g1, g2 = con.geom1[:n], con.geom2[:n]
                 b1, b2 = geom_body[g1], geom_body[g2]
                 lo, hi = np.minimum(b1, b2), np.maximum(b1, b2)
+                touches = (lo[dist < 0], hi[dist < 0])
                 keep = ((inst_of[b1] >= 0) | (inst_of[b2] >= 0)) & ~self._rest[lo, hi]
                 floor = (inst_of[lo] < 0) & keep
                 exempt = self._exempt(frame, b1, b2) if self.expected else False
@@ -320,7 +337,10 @@ class ContactChecker:
                                                      rec.base_quat[i])])[-2:]
             for e in self.expected:
                 if e.interval.start <= frame < e.interval.end:
+                    before = e.frames_touching + e.frames_severe
                     self._measure_expected(e, touch, severe)
+                    if e.frames_touching + e.frames_severe == before and touches is not None:
+                        _note_blockers(e, *touches)  # the parts stayed apart
         self.carry.frames_done += rec.num_frames
         self.carry.penetration_frames += int(frames_with_penetration.sum())
 
@@ -400,11 +420,18 @@ class ContactChecker:
                            f"{e.min_distance_m:.3f} m" if np.isfinite(e.min_distance_m)
                            else "no distance measured")
                 severe = f", {e.frames_severe} frames too deep" if e.frames_severe else ""
+                blocker = ""
+                if e.blockers:
+                    (b1, b2), count = max(e.blockers.items(), key=lambda kv: kv[1])
+                    blocker = (f"; in the way: {self.scene.body_name(b1)} ~ "
+                               f"{self.scene.body_name(b2)}, touching on {count} of the "
+                               f"{e.frames_seen - e.frames_touching - e.frames_severe} frames "
+                               "the parts stayed apart")
                 out.append(Violation(
                     "missed_contact", c.start, c.start + e.frames_seen, subjects, ratio,
                     float(th["min_contact_ratio"]), "ratio",
                     f"touching on {e.frames_touching}/{e.frames_seen} frames; {closest}"
-                    f"{severe}", c.start))
+                    f"{severe}{blocker}", c.start))
         return out
 
     def finish(self) -> list[Violation]:

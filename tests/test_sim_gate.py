@@ -136,6 +136,18 @@ def test_contact_that_never_happens_is_missed(left, right):
     assert (missed[0].frame_start, missed[0].frame_end) == (30, 75)
     assert missed[0].measured == 0.0
     assert set(missed[0].subjects) == {"left:palm", "right:palm"}
+    assert "in the way" not in missed[0].detail  # nothing touched: nothing held them apart
+
+
+def test_a_missed_contact_names_what_held_the_parts_apart(left, right):
+    # Palms declared touching, but the hands meet fingertip to fingertip, palms down: the
+    # index tips touch on every frame of the interval and the palms stay 6 cm apart.
+    gap = np.concatenate([np.linspace(0.06, 0.0, 30), np.full(30, 0.0)])
+    clap = [ContactInterval("left", "palm", "right", "palm", 30, 60)]
+    report = validate(facing_hands(left, right, gap, contacts=clap, mode="fingertips"))
+    [missed] = report.of_kind("missed_contact")
+    assert "in the way: left/l_index_distal ~ right/r_index_distal, touching on 30 of the 30 " \
+        "frames" in missed.detail, missed.detail
 
 
 def test_palms_slammed_together_fail_on_approach_speed(left, right):
