@@ -123,7 +123,10 @@ class ValidationReport:
 
     def describe(self, max_lines: int = 20) -> str:
         """A short human-readable verdict."""
-        head = (f"{'PASS' if self.passed else 'FAIL'} {self.robot} frames "
+        # Several instances: name each (``A=gr1_inspire, B=gr1_inspire``), not ``multi``.
+        who = ", ".join(f"{name}={robot}" for name, robot in self.instances) \
+            if len(self.instances) > 1 else self.robot
+        head = (f"{'PASS' if self.passed else 'FAIL'} {who} frames "
                 f"{self.frame_start}-{self.frame_end - 1} ({len(self.violations)} violations)")
         # A diverged simulation makes the figures after it meaningless: it leads the list.
         ordered = sorted(self.violations, key=lambda v: v.kind not in SIMULATION_KINDS)

@@ -137,6 +137,9 @@ def test_contact_that_never_happens_is_missed(left, right):
     assert missed[0].measured == 0.0
     assert set(missed[0].subjects) == {"left:palm", "right:palm"}
     assert "in the way" not in missed[0].detail  # nothing touched: nothing held them apart
+    # Several robots: the verdict names each instance's robot.
+    assert report.describe().splitlines()[0].startswith(
+        "FAIL left=inspire_left, right=inspire_right frames 0-89")
 
 
 def test_a_missed_contact_names_what_held_the_parts_apart(left, right):
