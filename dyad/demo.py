@@ -102,7 +102,10 @@ def run_prompt(text: str, mode: str, robot: str, out: Path, seconds: float, seed
         "first_chunk_ms": round(first_chunk_ms or 0.0, 1),
         "generate_realtime_factor": round(motion.duration_s / generate_s, 1),
         "retarget_ms_per_frame": round(retarget_ms, 2),
-        "gate_realtime_factor": round(motion.duration_s / validate_s, 1),
+        # The gate's own speed (simulation and checks) and, beside it, the whole call, which
+        # also builds the scene (two model compiles, ~5 s for two humanoids).
+        "gate_realtime_factor": round(report.summary["real_time_factor"], 1),
+        "gate_s": round(validate_s, 2),
         "passed": report.passed,
         "violations": sorted({v.kind for v in report.violations}),
         "files": {"motion": str(motion_path), "trajectory": str(traj_path),

@@ -29,6 +29,10 @@ def test_demo_writes_motion_trajectory_and_verdict_for_both_modes(tmp_path_facto
         assert traj.num_frames >= motion.num_frames  # time scaling only ever slows down
         assert np.isfinite(traj.qpos).all()
         assert report["passed"] == prompt["passed"]
+        # The gate's speed is the report's own (simulation and checks); the call's time also
+        # builds the scene, so it is longer than the trajectory's duration over that speed.
+        assert prompt["gate_realtime_factor"] == round(report["summary"]["real_time_factor"], 1)
+        assert prompt["gate_s"] > traj.num_frames / traj.fps / prompt["gate_realtime_factor"]
         assert sorted({v["kind"] for v in report["violations"]}) == prompt["violations"]
     assert summary["prompts"][0]["robot"] == "gr1_inspire"
     assert {name for name, _ in RobotTrajectory.load(
