@@ -512,9 +512,9 @@ def test_a_retargeted_high_five_is_not_thrown_apart_by_its_own_contact():
     from dyad.bench import gate_pass
     from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
 
-    args = argparse.Namespace(seed=3, clips=2, labels=["high_five"], data=None)
-    clips = list(gate_pass._clips("duet", args))
-    _, _, motion = clips[1]
+    args = argparse.Namespace(seed=3, clips=1, labels=["high_five"], data=None)
+    [(_, clip_id, motion)] = list(gate_pass._clips("duet", args))
+    assert clip_id == "duet_000001"
     config = RetargetConfig(time_scaling=default_thresholds().time_scaling_config())
     traj = retarget_motion(motion, "gr1_inspire", config=config, progress=False)
     report = validate(traj)
