@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> dict:
 
     overrides = {key: value for key, value in (
         ("max_timestep_s", args.max_timestep),
-        ("contact_max_timestep_s", getattr(args, "contact_max_timestep", None))) if value}
+        ("contact_max_timestep_s", args.contact_max_timestep)) if value}
     thresholds = default_thresholds().with_overrides({"simulation": overrides})
     results: dict = {"scenes": {}, **{key: thresholds["simulation"][key] for key in (
         "max_timestep_s", "contact_max_timestep_s")}}
