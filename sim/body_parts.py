@@ -18,7 +18,8 @@ handshake reach the wrist housing), within the same severe-penetration allowance
 
 Body parts of humanoids (``torso``, ``head``, ``left_arm``...) have no mapping in the registry;
 they are matched by body-name patterns (``BODY_PART_PATTERNS``) and reported as unchecked when
-nothing matches.
+nothing matches. A forearm also takes its side's wrist links: the human forearm (``l_elbow`` to
+``l_wrist`` in ``dyad.skeletons``) ends at the wrist joint, where those links sit.
 """
 
 from __future__ import annotations
@@ -170,6 +171,11 @@ class PartResolver:
             short = inst.unprefixed(self.scene.body_name(b))
             if any(fnmatch.fnmatchcase(short, p) for p in patterns):
                 out.add(int(b))
+        side, _, rest = part.partition("_")
+        if out and rest == "forearm" and side in hands:
+            # The human forearm runs from the elbow to the wrist joint; a humanoid's wrist
+            # links (GR1's hand_yaw housing) sit where it ends.
+            out |= hands[side].wrist
         return frozenset(out)
 
     @staticmethod

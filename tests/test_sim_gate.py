@@ -378,6 +378,22 @@ def test_a_hand_contact_covers_the_wrist_not_the_forearm():
     assert "B/r_hand_yaw" not in {scene.body_name(b) for b in parts.resolve("B", "right_palm")}
 
 
+def test_a_forearm_ends_in_its_wrist_links():
+    """A forearm contact part (``left_forearm``: the human segment from ``l_elbow`` to
+    ``l_wrist``) is the robot's lower arm and the wrist links where that segment ends (GR1's
+    ``l_hand_yaw`` housing), not the hand, the upper arm or the other side."""
+    from dyad.sim.body_parts import PartResolver
+    from dyad.sim.scene import build_scene
+
+    robot = load_robot("gr1_inspire")
+    scene = build_scene([("A", robot), ("B", robot)], FPS, default_thresholds())
+    parts = PartResolver(scene)
+    names = {scene.body_name(b) for b in parts.resolve("A", "left_forearm")}
+    assert {"A/l_lower_arm_pitch", "A/l_hand_yaw", "A/l_hand_roll"} <= names, names
+    assert not names & {"A/l_palm", "A/l_index_distal", "A/l_upper_arm_yaw", "A/r_hand_yaw",
+                        "A/r_lower_arm_pitch", "B/l_hand_yaw"}, names
+
+
 def _raise_and_turn(robot, frames: int, hz: float) -> np.ndarray:
     """GR1 joint targets raising, turning and bending the right arm ``hz`` times a second."""
     t = np.arange(frames) / FPS
@@ -520,3 +536,27 @@ def test_a_retargeted_high_five_is_not_thrown_apart_by_its_own_contact():
     report = validate(traj)
     assert traj.contacts and report.passed, report.describe()
     assert report.summary["substeps_per_frame"] >= 16
+
+
+@pytest.mark.slow
+def test_a_punch_blocked_on_the_wrist_end_of_the_forearm_is_the_expected_contact():
+    """``punch_and_block`` (``dyad bench gate-pass``'s clip, seed 3) declares the punching
+    hand against the blocker's forearm; the retargeted fist lands on the forearm's wrist end
+    (GR1's ``l_hand_yaw`` housing). That is the declared touch, not a robot-robot collision
+    and a missed contact (which the gate reported while a forearm was its lower-arm link
+    alone)."""
+    import argparse
+
+    from dyad.bench import gate_pass
+    from dyad.retarget.retarget_motion import RetargetConfig, retarget_motion
+
+    args = argparse.Namespace(seed=3, clips=1, labels=["punch_and_block"], data=None)
+    [(_, clip_id, motion)] = list(gate_pass._clips("duet", args))
+    assert clip_id == "duet_000008"
+    assert {(c.part_a, c.part_b) for c in motion.contacts} == {("right_hand", "left_forearm")}
+    config = RetargetConfig(time_scaling=default_thresholds().time_scaling_config())
+    traj = retarget_motion(motion, "gr1_inspire", config=config, progress=False)
+    report = validate(traj)
+    assert report.passed, report.describe()
+    ratios = report.summary["contact_ratios"]
+    assert ratios and min(ratios.values()) >= 0.6, ratios
