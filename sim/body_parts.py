@@ -163,7 +163,13 @@ class PartResolver:
                     return frozenset()  # "palm" on a two-handed robot is ambiguous
                 side = next(iter(hands))
             hand = hands.get(side)
-            return frozenset() if hand is None else self._hand_part(hand, name)
+            if hand is None:
+                return frozenset()
+            if name == "hand":
+                # The human hand's joints start at the wrist, where a humanoid's wrist links
+                # sit (fingers resting on a partner's GR1 wrist housing touch that hand).
+                return self._hand_part(hand, name) | hand.wrist
+            return self._hand_part(hand, name)
         patterns = BODY_PART_PATTERNS.get(part, ())
         inst = self.scene.instances[k]
         out = set()

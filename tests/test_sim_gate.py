@@ -376,6 +376,11 @@ def test_a_hand_contact_covers_the_wrist_not_the_forearm():
     assert not names & {"B/r_lower_arm_pitch", "B/r_upper_arm_yaw", "B/torso_waist_roll_link",
                         "B/l_hand_yaw", "A/r_hand_yaw"}, names
     assert "B/r_hand_yaw" not in {scene.body_name(b) for b in parts.resolve("B", "right_palm")}
+    # A whole-hand part is measured from the wrist down, as the human hand's joints are: a
+    # handover's fingers resting on the partner's wrist housing touch that hand.
+    hand = {scene.body_name(b) for b in parts.resolve("B", "right_hand")}
+    assert {"B/r_hand_yaw", "B/r_palm", "B/r_index_distal"} <= hand, hand
+    assert not hand & {"B/r_lower_arm_pitch", "B/l_hand_yaw"}, hand
 
 
 def test_a_forearm_ends_in_its_wrist_links():
