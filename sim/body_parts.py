@@ -4,7 +4,7 @@ Contact parts are the names of ``dyad.skeletons`` (``palm``, ``fingers``, ``fing
 ``index_tip``..., ``hand``; ``right_palm``, ``left_index_tip``... on humanoids). They map to
 robot bodies through each robot's :class:`~dyad.retarget.robot_model.HandMapping`:
 
-- ``hand``: the wrist body and everything below it;
+- ``hand``: the wrist body and everything below it, and the hand's wrist links (below);
 - a finger: the bodies from its tip frame up to (not including) the bodies that do not move
   with finger joints; ``fingers`` is index to pinky (as in ``hand21``), ``fingertips`` the five
   tip bodies, ``<finger>_tip`` one of them;
@@ -12,14 +12,16 @@ robot bodies through each robot's :class:`~dyad.retarget.robot_model.HandMapping
   of the ``thumb_cmc`` keypoint: the human palm includes the ball of the thumb).
 
 A hand's *wrist* is the chain of bodies between the forearm and the hand (a humanoid's wrist
-links, such as GR1's ``r_hand_yaw`` housing): not part of ``hand``, but contacts on it are
-expected during a contact interval of its hand (fingers wrapped around a partner's hand in a
+links, such as GR1's ``r_hand_yaw`` housing). The human ``hand`` and ``forearm`` parts both
+include the wrist joint, so both take these links: a handover's fingers resting on the
+partner's wrist housing touch that hand, and a punch blocked at the wrist end of a forearm
+touches that forearm. Palms and fingers do not; contacts on the wrist links are still expected
+during any contact interval of its hand (fingers wrapped around a partner's hand in a
 handshake reach the wrist housing), within the same severe-penetration allowance.
 
 Body parts of humanoids (``torso``, ``head``, ``left_arm``...) have no mapping in the registry;
 they are matched by body-name patterns (``BODY_PART_PATTERNS``) and reported as unchecked when
-nothing matches. A forearm also takes its side's wrist links: the human forearm (``l_elbow`` to
-``l_wrist`` in ``dyad.skeletons``) ends at the wrist joint, where those links sit.
+nothing matches (a forearm adds its side's wrist links, above).
 """
 
 from __future__ import annotations
