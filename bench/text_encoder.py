@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -104,20 +103,18 @@ def _captions(data: Path, max_train: int | None) -> tuple[str, list, list]:
 
 
 def _encode_cost(model, sentence: str, repeats: int = 15) -> float:
-    """Median ms to encode one sentence on one thread (the first three calls warm up)."""
+    """Median ms to encode one sentence on one thread (after three warm-up calls)."""
     import torch
+
+    from .stats import time_calls
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        times = []
-        for k in range(repeats + 3):
-            t0 = time.perf_counter()
-            model.encode([f"{sentence} {k}"])
-            times.append(time.perf_counter() - t0)
+        seconds = time_calls(lambda: model.encode([sentence]), repeats, warmup=3)
     finally:
         torch.set_num_threads(threads)
-    return 1e3 * statistics.median(times[3:])
+    return 1e3 * float(np.median(seconds))
 
 
 def _load(folder: str | None):
