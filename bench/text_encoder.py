@@ -132,7 +132,11 @@ def _load(folder: str | None):
                              "modules.json or config.json)")
     name = "all-MiniLM-L6-v2 (shipped)" if folder is None else path.name
     hf_logging.disable_progress_bar()
-    return name, SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    try:
+        return name, SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    except Exception as exc:  # a broken or foreign folder: say which, not a traceback
+        raise DyadInputError(f"--model {path}: cannot load it as a sentence-transformers "
+                             f"model ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _dimension(model) -> int:
@@ -178,6 +182,8 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.clips < 10:
         raise DyadInputError(f"--clips must be at least 10, got {args.clips}")
+    if args.batch_size < 1:
+        raise DyadInputError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.max_train is not None and args.max_train < 1:
         raise DyadInputError(f"--max-train must be at least 1, got {args.max_train}")
     models = [_load(m) for m in (args.model or [None])]

@@ -63,6 +63,11 @@ def test_the_shipped_encoder_reads_held_out_captions_better_than_chance(tiny_dat
 def test_bad_model_folder_and_dataset_without_a_test_split_are_named(tmp_path, tiny_dataset):
     with pytest.raises(DyadInputError, match="not a sentence-transformers folder"):
         text_encoder.run(_args(data=[tiny_dataset], model=[str(tmp_path)]))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(DyadInputError, match="broken: cannot load it"):
+        text_encoder.run(_args(data=[tiny_dataset], model=[str(broken)]))
     only_train = tmp_path / "only_train"
     only_train.mkdir()
     for name in ("dataset.json",):
@@ -74,3 +79,5 @@ def test_bad_model_folder_and_dataset_without_a_test_split_are_named(tmp_path, t
         text_encoder.run(_args(data=[only_train]))
     with pytest.raises(DyadInputError, match="--clips"):
         text_encoder.run(_args(clips=3))
+    with pytest.raises(DyadInputError, match="--batch-size"):
+        text_encoder.run(_args(batch_size=0))
