@@ -20,7 +20,6 @@ captions, seed ``--seed``) into a temporary folder and reads both modes from the
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -118,20 +117,17 @@ def _encode_cost(model, sentence: str, repeats: int = 15) -> float:
 
 
 def _load(folder: str | None):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
     from dyad.errors import DyadInputError
-    from dyad.generator.text_encoder import minilm_path
+    from dyad.generator.text_encoder import hf_offline, minilm_path
+
+    hf_offline()
+    from sentence_transformers import SentenceTransformer
 
     path = Path(folder) if folder else minilm_path()
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         raise DyadInputError(f"--model {path}: not a sentence-transformers folder (no "
                              "modules.json or config.json)")
     name = "all-MiniLM-L6-v2 (shipped)" if folder is None else path.name
-    hf_logging.disable_progress_bar()
     try:
         return name, SentenceTransformer(str(path), device="cpu", local_files_only=True)
     except Exception as exc:  # a broken or foreign folder: say which, not a traceback
@@ -157,6 +153,7 @@ def _score(model, mode: str, train: list, test: list, batch_size: int) -> dict:
         vectors[:len(train)], np.array([index[lab] for lab, _, _ in train]),
         vectors[len(train):], np.array([index[lab] for lab, _, _ in test]))
     levels = np.array([k for _, _, k in test])
+    level_ids = sorted(set(levels.tolist()))
     test_labels = np.array([lab for lab, _, _ in test])
     per_label = {lab: round(float(nn_hits[test_labels == lab].mean()), 3)
                  for lab in labels if (test_labels == lab).any()}
@@ -166,9 +163,9 @@ def _score(model, mode: str, train: list, test: list, batch_size: int) -> dict:
         "nn_accuracy": round(float(nn_hits.mean()), 4),
         "probe_accuracy": round(float(probe_hits.mean()), 4),
         "nn_accuracy_per_level": [round(float(nn_hits[levels == k].mean()), 3)
-                                  for k in sorted(set(levels.tolist()))],
+                                  for k in level_ids],
         "probe_accuracy_per_level": [round(float(probe_hits[levels == k].mean()), 3)
-                                     for k in sorted(set(levels.tolist()))],
+                                     for k in level_ids],
         "nn_accuracy_per_label": dict(sorted(per_label.items(), key=lambda kv: kv[1])),
         "chance": round(1.0 / len(labels), 4),
         "captions_per_s": round(len(vectors) / encode_s, 1),

@@ -52,6 +52,17 @@ def minilm_path() -> Path:
     return path
 
 
+def hf_offline() -> None:
+    """Keep Hugging Face libraries off the network and quiet (no hub calls, no progress bars):
+    every Dyad text model comes from an installed package."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 class TextEncoder:
     """Encodes texts with all-MiniLM-L6-v2; thread-safe, with an LRU cache.
 
@@ -63,13 +74,9 @@ class TextEncoder:
 
     def __init__(self, device: str | torch.device = "cpu", max_tokens: int = 64,
                  cache_size: int = 1024):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        hf_offline()
         from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
         path = minilm_path()
         self.device = torch.device(device)
         self.max_tokens = int(max_tokens)
