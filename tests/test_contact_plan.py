@@ -3,14 +3,16 @@ captions, and the pull that completes them while sampling."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from dyad.generator.checkpoint import load_checkpoint, save_checkpoint
 from dyad.generator.config import ModelConfig, SamplingOptions
-from dyad.generator.contact_plan import (ContactPlanner, PlannedContact, build_contact_planner,
-                                         pull_contacts)
+from dyad.generator.contact_plan import (LEAN_SHARES, REACH, ContactPlanner, PlannedContact,
+                                         build_contact_planner, pull_contacts)
 from dyad.generator.features import features_to_positions, positions_to_features
 from dyad.generator.mode_selector import build_mode_selector
 from dyad.generator.model import ChunkFlowModel
@@ -113,17 +115,116 @@ def test_pull_closes_near_gaps_moves_only_hands_and_leaves_far_ones():
     assert (gap_after[near] >= touch - 1e-5).all()
     assert torch.allclose(gap_after[near], torch.full_like(gap_after[near], touch), atol=0.005)
     assert (gap_after <= gap + 1e-6).all()
-    # Hands move rigidly with their wrists, half each; bodies, other hands and pelvis stay.
+    # Hands move rigidly with their wrists, half each; the rest pose's arms are straight, so
+    # the last bit is a lean (see the next test); pelvis and legs stay.
+    legs = [J[n] for n in ("pelvis", "l_hip", "r_hip", "l_knee", "r_ankle", "l_foot")]
     for agent in (0, 1):
         moved = after[0, agent] - pos[0, agent]
         hand = moved[:, right_hand]
         assert torch.allclose(hand, hand[:, :1].expand_as(hand), atol=1e-5)
-        assert torch.allclose(moved[:, J["r_elbow"]], 0.5 * moved[:, J["r_wrist"]], atol=1e-5)
-        still = [j for j in range(62) if j not in right_hand and j != J["r_elbow"]]
-        assert torch.allclose(moved[:, still], torch.zeros_like(moved[:, still]), atol=1e-5)
+        assert torch.allclose(moved[:, legs], torch.zeros_like(moved[:, legs]), atol=1e-5)
     assert torch.allclose(after[0, 0, :, J["r_wrist"]] - pos[0, 0, :, J["r_wrist"]],
                           -(after[0, 1, :, J["r_wrist"]] - pos[0, 1, :, J["r_wrist"]]),
                           atol=1e-5)
+
+
+def test_a_hand_beyond_reach_is_brought_by_a_lean():
+    model = _model()
+    pos = torch.tensor(BODY22_HANDS_REST, dtype=torch.float32).repeat(1, 2, 4, 1, 1)
+    pos[:, 1] = pos[:, 1] * torch.tensor([-1.0, -1.0, 1.0]) + torch.tensor([1.0, 0.0, 0.0])
+    before = pos[0, 0]
+    palm = before[:, RIGHT_PALM]
+    # A's right palm pulled to a body point of B (a hand goes to a body) 0.3 m further out
+    # along A's arm (the rest pose's arm is straight): more than the arm can give.
+    outward = torch.nn.functional.normalize(palm.mean(1) - before[:, J["r_shoulder"]], dim=-1)
+    pos[0, 1, :, J["spine3"]] = palm.mean(1) + 0.3 * outward
+    contact = PlannedContact(0, tuple(RIGHT_PALM), 1, (J["spine3"],), 0.0, "r~chest",
+                             hand_b=False)
+    # The gap is within near_m: the whole of it is closed.
+    out = pull_contacts(model, "duet", positions_to_features(pos, MODE_SPECS_DUET),
+                        [[contact]], 1.0, 0.5, 1.0)
+    after = features_to_positions(out, MODE_SPECS_DUET)[0, 0]
+    moved = after - before
+    gap = torch.cdist(palm, pos[0, 1, :, J["spine3"]][:, None]).flatten(1).min(1).values
+    wrist_move = moved[:, J["r_wrist"]]
+    assert torch.allclose(wrist_move.norm(dim=-1), gap, atol=1e-4)  # the wrist goes all the way
+    # The arm stretches no further than it was (straight here; else REACH of its length); the
+    # rest is the shoulder's, and the spine bends after it in LEAN_SHARES with the head and
+    # the other arm.
+    def reach(p):
+        return (p[:, J["r_wrist"]] - p[:, J["r_shoulder"]]).norm(dim=-1)
+
+    length = (before[:, J["r_elbow"]] - before[:, J["r_shoulder"]]).norm(dim=-1) + \
+        (before[:, J["r_wrist"]] - before[:, J["r_elbow"]]).norm(dim=-1)
+    assert (reach(before) > REACH * length).all()
+    assert torch.allclose(reach(after), reach(before), atol=1e-4)
+    lean = moved[:, J["r_shoulder"]]
+    assert (lean.norm(dim=-1) > 0.05).all()
+    for name, share in zip(("r_collar", "spine3", "spine2", "spine1"), LEAN_SHARES):
+        assert torch.allclose(moved[:, J[name]], share * lean, atol=1e-5), name
+    for name in ("neck", "head", "l_collar", "l_shoulder", "l_wrist"):
+        assert torch.allclose(moved[:, J[name]], moved[:, J["spine3"]], atol=1e-5), name
+    legs = [J[n] for n in ("pelvis", "l_hip", "r_hip", "l_knee", "r_ankle", "l_foot")]
+    assert torch.allclose(moved[:, legs], torch.zeros_like(moved[:, legs]), atol=1e-5)
+    # Within reach (the hand drawn 15 cm in toward its own hip): the elbow goes half along,
+    # nothing else moves.
+    near = pos.clone()
+    near[0, 1, :, J["spine3"]] = palm.mean(1) + 0.15 * torch.nn.functional.normalize(
+        before[:, J["pelvis"]] - palm.mean(1), dim=-1)
+    out = pull_contacts(model, "duet", positions_to_features(near, MODE_SPECS_DUET),
+                        [[contact]], 1.0, 0.5, 1.0)
+    moved = features_to_positions(out, MODE_SPECS_DUET)[0, 0] - before
+    assert (moved[:, J["r_wrist"]].norm(dim=-1) > 0.05).all()
+    assert torch.allclose(moved[:, J["r_elbow"]], 0.5 * moved[:, J["r_wrist"]], atol=1e-5)
+    arm = [J["r_elbow"], J["r_wrist"]] + list(range(42, 62))
+    still = [j for j in range(62) if j not in arm]
+    assert torch.allclose(moved[:, still], torch.zeros_like(moved[:, still]), atol=1e-5)
+
+
+def test_a_pair_and_its_mirror_planned_on_a_split_vote_are_alternatives(planner, encoder):
+    # Two right-handed handshakes and one left-handed: one of the two pairs, not both.
+    planned = planner.contacts(encoder.encode("two people shake hands").sentence, "duet")
+    assert len(planned) == 2 and planned[0].alternatives
+    assert planned[0].alternatives == planned[1].alternatives
+    # Clips with both pairs at once (pat-a-cake): each on its own votes, both pulled.
+    both = []
+    for _ in range(3):
+        clip = _clip(("two people play pat-a-cake",), "right")
+        left = contact_part_joints("body22+hands", "left_palm")
+        clip.joints[5:15, 1, left] = clip.joints[5:15, 0, left] + [0.04, 0.0, 0.0]
+        clip.contacts.append(ContactInterval("A", "left_palm", "B", "left_palm", 5, 15))
+        both.append(clip)
+    together = build_contact_planner(encoder, {"duet": both})
+    planned = together.contacts(encoder.encode("two people play pat-a-cake").sentence, "duet")
+    assert len(planned) == 2 and not any(c.alternatives for c in planned)
+
+
+def test_only_the_nearer_of_two_alternatives_is_pulled():
+    model = _model()
+    pos = torch.tensor(BODY22_HANDS_REST, dtype=torch.float32).repeat(1, 2, 8, 1, 1)
+    pos[:, 1] = pos[:, 1] * torch.tensor([-1.0, -1.0, 1.0]) + torch.tensor([0.3, 0.0, 0.0])
+    left = contact_part_joints("body22+hands", "left_palm")
+    left_hand = [J["l_wrist"]] + list(range(22, 42))  # B's left hand 15 cm from A's left palm
+    offset = pos[0, 0, :, left].mean(1) - pos[0, 1, :, left].mean(1) + torch.tensor(
+        [0.15, 0.0, 0.0])
+    pos[0, 1, :, left_hand] += offset[:, None]
+    values = positions_to_features(pos, MODE_SPECS_DUET)
+    gaps = {}
+    for side, joints in (("right", RIGHT_PALM), ("left", left)):
+        p = features_to_positions(values, MODE_SPECS_DUET)[0]
+        gaps[side] = float(torch.cdist(p[0, :, joints], p[1, :, joints]).min())
+    assert gaps["left"] < gaps["right"] - 0.05  # B's left hand is the nearer in this pose
+
+    def pulled(*contacts):
+        return pull_contacts(model, "duet", values, [list(contacts)], 1.0, 0.05, 3.0)
+
+    right = PlannedContact(0, tuple(RIGHT_PALM), 1, tuple(RIGHT_PALM), 0.03, "r~r",
+                           alternatives="hands")
+    left_c = PlannedContact(0, tuple(left), 1, tuple(left), 0.03, "l~l", alternatives="hands")
+    assert torch.equal(pulled(right, left_c), pulled(left_c))
+    assert not torch.equal(pulled(left_c), values)
+    both = pulled(replace(right, alternatives=""), replace(left_c, alternatives=""))
+    assert not torch.equal(both, pulled(left_c))  # not alternatives: both pulled
 
 
 def test_generator_plans_from_its_checkpoint_and_guidance_can_be_turned_off(
