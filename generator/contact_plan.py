@@ -33,6 +33,7 @@ high five, pat-a-cake) are all pulled.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,10 +253,13 @@ def _anchors(spec, joints: tuple[int, ...]) -> list[int]:
     return out
 
 
-def _follow_weights(spec, joint: int, shares: tuple[float, ...]) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _follow_weights(mode: str, joint: int, shares: tuple[float, ...]) -> torch.Tensor:
     """(J,) share of ``joint``'s move that each joint takes: 1 for ``joint``, ``shares`` up its
     ancestors (never a root), and for every other joint the share of its nearest ancestor, so
-    what hangs off a moved joint moves with it."""
+    what hangs off a moved joint moves with it, in ``mode``'s skeleton. Cached: do not modify
+    the result."""
+    spec = MODE_SPECS[mode]
     taken = {joint: 1.0}
     above = spec.parents[joint]
     for share in shares:
@@ -273,7 +277,7 @@ def _move_hand(spec, pos: torch.Tensor, wrist: int, move: torch.Tensor) -> torch
     """(C, J, 3) shift of one agent's joints that moves its ``wrist`` by ``move`` (C, 3): the
     arm reaches (the elbow half along), and the body leans where the arm would have to stretch
     beyond ``REACH`` of its length (or beyond the stretch it has already)."""
-    arm = _follow_weights(spec, wrist, (ELBOW_SHARE,)).to(pos)
+    arm = _follow_weights(spec.name, wrist, (ELBOW_SHARE,)).to(pos)
     elbow = spec.parents[wrist]
     shoulder = spec.parents[elbow] if elbow >= 0 else -1
     if shoulder < 0 or spec.parents[shoulder] < 0:  # a free hand: nothing to lean
@@ -286,7 +290,7 @@ def _move_hand(spec, pos: torch.Tensor, wrist: int, move: torch.Tensor) -> torch
     reach = torch.maximum(REACH * length, (pos[:, wrist] - pos[:, shoulder]).norm(
         dim=-1, keepdim=True))
     lean = (distance - reach).clamp_min(0.0) * target / distance.clamp_min(1e-6)
-    body = _follow_weights(spec, shoulder, LEAN_SHARES).to(pos)
+    body = _follow_weights(spec.name, shoulder, LEAN_SHARES).to(pos)
     return arm[None, :, None] * (move - lean)[:, None, :] + body[None, :, None] * lean[:, None, :]
 
 
