@@ -99,8 +99,8 @@ class SamplingOptions:
             with duet top-3 0.21 -> 0.22, FID 0.32 -> 0.31, contact ratio 0.06 -> 0.12 and
             penetration frequency 0.22 -> 0.26 (ground truth 0.51). A high five's raised hands
             stop 0.35 m apart; by 0.9 m, with the lean of ``contact_plan.py``, they meet (0 ->
-            9/10 seeds), with duet contact ratio 0.13 -> 0.19, top-3 0.21 -> 0.20, FID 0.316
-            -> 0.335 and penetration frequency 0.28 -> 0.33.
+            26/30 seeds), with duet contact ratio 0.12 -> 0.19, top-3 0.215 -> 0.203, FID
+            0.313 -> 0.324 and penetration frequency 0.26 -> 0.33.
         contact_guidance_modes: the modes the pull applies to unless a caller sets
             ``contact_guidance`` explicitly. Duet only: there it completes handshakes (3/10 ->
             8/10 seeds) at no cost in R-precision or FID; in bimanual the network alone claps
