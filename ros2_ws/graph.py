@@ -134,7 +134,9 @@ class Graph:
 
     def stop(self, timeout_s: float = 10.0) -> dict[str, int]:
         """SIGINT every node (they finish cleanly: bags get their metadata), then SIGKILL what
-        is left after ``timeout_s``; returns the exit codes."""
+        is left after ``timeout_s``; returns the exit codes. A node that is killed is first
+        sent SIGUSR1, on which it prints its threads' Python stacks to its log, so the log says
+        where it hung."""
         for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -143,6 +145,11 @@ class Graph:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGUSR1)
+                try:
+                    proc.wait(timeout=1.0)  # SIGUSR1 does not end a node: only dumps stacks
+                except subprocess.TimeoutExpired:
+                    pass
                 proc.kill()
                 proc.wait()
         if self._tmp is not None:

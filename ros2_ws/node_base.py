@@ -9,6 +9,8 @@ running: bad input never stops a node.
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 import time
 import traceback
@@ -143,7 +145,11 @@ class DyadNode(Node):
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Create a node and spin it until Ctrl-C / SIGTERM / shutdown; returns an exit code."""
+    """Create a node and spin it until Ctrl-C / SIGTERM / shutdown; returns an exit code.
+
+    SIGUSR1 prints every thread's Python stack to stderr (``faulthandler``), so a node that
+    does not stop can be asked where it is (``Graph.stop`` does before it kills one)."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=sys.argv if args is None else args)
     node = None
     try:

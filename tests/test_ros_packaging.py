@@ -10,6 +10,7 @@ import py_compile
 import re
 import subprocess
 import sys
+import time
 import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -155,3 +156,23 @@ def test_graph_refuses_unknown_roles():
 
     with pytest.raises(DyadInputError, match="unknown role"):
         Graph(["generator", "nope"]).start()
+
+
+def test_graph_stop_asks_a_hung_node_for_its_stacks_before_killing_it(tmp_path):
+    hung = ("import faulthandler, signal, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
+            "print('up', flush=True)\n"
+            "def stuck_in_teardown():\n"
+            "    time.sleep(60)\n"
+            "stuck_in_teardown()\n")
+    log = tmp_path / "hung.log"
+    graph = Graph([])
+    with open(log, "w") as out:
+        graph.processes["hung"] = subprocess.Popen([sys.executable, "-c", hung], stdout=out,
+                                                   stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while "up" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert graph.stop(timeout_s=0.5) == {"hung": -9}
+    assert "stuck_in_teardown" in log.read_text()  # where it hung, in its log
