@@ -3,6 +3,7 @@ captions, and the pull that completes them while sampling."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -11,8 +12,8 @@ import torch
 
 from dyad.generator.checkpoint import load_checkpoint, save_checkpoint
 from dyad.generator.config import ModelConfig, SamplingOptions
-from dyad.generator.contact_plan import (LEAN_SHARES, REACH, ContactPlanner, PlannedContact,
-                                         build_contact_planner, pull_contacts)
+from dyad.generator.contact_plan import (LEAN_SHARES, MAX_LEAN_DEG, ContactPlanner,
+                                         PlannedContact, build_contact_planner, pull_contacts)
 from dyad.generator.features import features_to_positions, positions_to_features
 from dyad.generator.mode_selector import build_mode_selector
 from dyad.generator.model import ChunkFlowModel
@@ -132,48 +133,57 @@ def test_a_hand_beyond_reach_is_brought_by_a_lean():
     model = _model()
     pos = torch.tensor(BODY22_HANDS_REST, dtype=torch.float32).repeat(1, 2, 4, 1, 1)
     pos[:, 1] = pos[:, 1] * torch.tensor([-1.0, -1.0, 1.0]) + torch.tensor([1.0, 0.0, 0.0])
-    before = pos[0, 0]
+    # A (facing +x, toward B) holds its right arm straight out in front.
+    shoulder = pos[0, 0, :, J["r_shoulder"]]
+    hand = [J["r_wrist"]] + list(range(42, 62))
+    wrist = shoulder + torch.tensor([0.53, 0.0, 0.0])
+    pos[0, 0, :, hand] += (wrist - pos[0, 0, :, J["r_wrist"]])[:, None]
+    pos[0, 0, :, J["r_elbow"]] = shoulder + torch.tensor([0.28, 0.0, 0.0])
+    before = pos[0, 0].clone()
     palm = before[:, RIGHT_PALM]
-    # A's right palm pulled to a body point of B (a hand goes to a body) 0.3 m further out
-    # along A's arm (the rest pose's arm is straight): more than the arm can give.
-    outward = torch.nn.functional.normalize(palm.mean(1) - before[:, J["r_shoulder"]], dim=-1)
-    pos[0, 1, :, J["spine3"]] = palm.mean(1) + 0.3 * outward
+    # A's right palm pulled to a body point of B (a hand goes to a body) 0.3 m further ahead:
+    # more than the straight arm can give.
+    pos[0, 1, :, J["spine3"]] = palm.mean(1) + torch.tensor([0.3, 0.0, 0.0])
     contact = PlannedContact(0, tuple(RIGHT_PALM), 1, (J["spine3"],), 0.0, "r~chest",
                              hand_b=False)
-    # The gap is within near_m: the whole of it is closed.
-    out = pull_contacts(model, "duet", positions_to_features(pos, MODE_SPECS_DUET),
-                        [[contact]], 1.0, 0.5, 1.0)
-    after = features_to_positions(out, MODE_SPECS_DUET)[0, 0]
+
+    def pull(p):  # the gap is within near_m: the whole of it is closed
+        out = pull_contacts(model, "duet", positions_to_features(p, MODE_SPECS_DUET),
+                            [[contact]], 1.0, 0.5, 1.0)
+        return features_to_positions(out, MODE_SPECS_DUET)[0, 0]
+
+    after = pull(pos)
     moved = after - before
     gap = torch.cdist(palm, pos[0, 1, :, J["spine3"]][:, None]).flatten(1).min(1).values
-    wrist_move = moved[:, J["r_wrist"]]
-    assert torch.allclose(wrist_move.norm(dim=-1), gap, atol=1e-4)  # the wrist goes all the way
-    # The arm stretches no further than it was (straight here; else REACH of its length); the
-    # rest is the shoulder's, and the spine bends after it in LEAN_SHARES with the head and
-    # the other arm.
-    def reach(p):
-        return (p[:, J["r_wrist"]] - p[:, J["r_shoulder"]]).norm(dim=-1)
-
-    length = (before[:, J["r_elbow"]] - before[:, J["r_shoulder"]]).norm(dim=-1) + \
-        (before[:, J["r_wrist"]] - before[:, J["r_elbow"]]).norm(dim=-1)
-    assert (reach(before) > REACH * length).all()
-    assert torch.allclose(reach(after), reach(before), atol=1e-4)
+    assert torch.allclose(moved[:, J["r_wrist"]].norm(dim=-1), gap, atol=1e-4)  # all the way
+    # The shoulder leads, up to MAX_LEAN_DEG from upright over the pelvis; the spine bends
+    # after it in LEAN_SHARES, the head and the other arm go with the chest, the legs stay.
     lean = moved[:, J["r_shoulder"]]
-    assert (lean.norm(dim=-1) > 0.05).all()
+    level = torch.nn.functional.normalize(lean * torch.tensor([1.0, 1.0, 0.0]), dim=-1)
+    assert (level[:, 0] > 0.99).all()  # toward B
+    above = before[:, J["r_shoulder"]] - before[:, J["pelvis"]]
+    lead = ((after[:, J["r_shoulder"]] - after[:, J["pelvis"]]) * level).sum(-1)
+    assert torch.allclose(lead, math.tan(math.radians(MAX_LEAN_DEG)) * above[:, 2], atol=1e-4)
     for name, share in zip(("r_collar", "spine3", "spine2", "spine1"), LEAN_SHARES):
         assert torch.allclose(moved[:, J[name]], share * lean, atol=1e-5), name
     for name in ("neck", "head", "l_collar", "l_shoulder", "l_wrist"):
         assert torch.allclose(moved[:, J[name]], moved[:, J["spine3"]], atol=1e-5), name
     legs = [J[n] for n in ("pelvis", "l_hip", "r_hip", "l_knee", "r_ankle", "l_foot")]
     assert torch.allclose(moved[:, legs], torch.zeros_like(moved[:, legs]), atol=1e-5)
+    # A chest already that far ahead of the pelvis leans no further: only the arm reaches.
+    leaning = pos.clone()
+    upper = [j for j in range(62) if j not in legs + [J["spine1"], J["r_hip"], J["l_hip"],
+                                                    J["l_ankle"], J["r_knee"], J["r_foot"]]]
+    leaning[0, 0, :, upper] += torch.tensor([0.2, 0.0, 0.0])
+    moved = pull(leaning) - leaning[0, 0]
+    assert torch.allclose(moved[:, J["r_shoulder"]], torch.zeros(4, 3), atol=1e-5)
+    assert (moved[:, J["r_wrist"]].norm(dim=-1) > 0.05).all()
     # Within reach (the hand drawn 15 cm in toward its own hip): the elbow goes half along,
     # nothing else moves.
     near = pos.clone()
     near[0, 1, :, J["spine3"]] = palm.mean(1) + 0.15 * torch.nn.functional.normalize(
         before[:, J["pelvis"]] - palm.mean(1), dim=-1)
-    out = pull_contacts(model, "duet", positions_to_features(near, MODE_SPECS_DUET),
-                        [[contact]], 1.0, 0.5, 1.0)
-    moved = features_to_positions(out, MODE_SPECS_DUET)[0, 0] - before
+    moved = pull(near) - before
     assert (moved[:, J["r_wrist"]].norm(dim=-1) > 0.05).all()
     assert torch.allclose(moved[:, J["r_elbow"]], 0.5 * moved[:, J["r_wrist"]], atol=1e-5)
     arm = [J["r_elbow"], J["r_wrist"]] + list(range(42, 62))
