@@ -26,6 +26,9 @@ def test_counts_follow_the_measured_distances(tiny):
         closest = np.array(row["closest_m_per_seed"])
         assert len(closest) == 2 and np.isfinite(closest).all()
         assert row["seeds_with_contact"] == int((closest <= 0.05).sum())
+    # A text that names no hand counts either hand's contact: the closest of the pairs.
+    hug = [r for r in out["prompts"] if r["text"] == "two people hug"][0]
+    assert hug["contact"].count(" or ") == 3 and "B:left_hand ~ A:torso" in hug["contact"]
     # A looser touch distance can only count more seeds.
     loose = contact_prompts.run(argparse.Namespace(**{**vars(args), "touch_m": 10.0}))
     assert all(r["seeds_with_contact"] == 2 for r in loose["prompts"])
