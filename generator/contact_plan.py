@@ -25,11 +25,13 @@ corrected hand. This completes contacts the motion already approaches; it does n
 approach (InterControl's joint-distance guidance, in a gradient-free form that costs no extra
 network call).
 
-**Alternatives.** A pair and its mirror image vote together, so a text whose neighbours
-disagree on the hand (two thirds of the high fives right-handed, one third left-handed) plans
-both; those are alternatives, and only the pair that is nearer in the chunk is pulled, so a
-high five does not become a double one. Pairs each of whose own vote is a majority (the double
-high five, pat-a-cake) are all pulled.
+**Alternatives.** A pair, its mirror image and both with the two people's roles exchanged vote
+together, so a text whose neighbours disagree on the hand (two thirds of the high fives
+right-handed, one third left-handed) or on who does it (A pats B's shoulder or B pats A's)
+plans them all; where their shares add up to no more than one (no clip has two of them), those
+are alternatives, and only the one that is nearest in the chunk is pulled, so a high five does
+not become a double one. Pairs each of whose own vote is a majority (the double high five,
+pat-a-cake, the hug), and variants that come together (both hands of a push), are all pulled.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from .modes import MODE_SPECS
 
 Pair = tuple[str, str, str, str]  # (agent_a, part_a, agent_b, part_b)
 _VOTE_TEMPERATURE = 0.02  # cosine similarity: neighbours 0.02 further count e times less
+_SHARE_SLACK = 0.05  # float16 shares and vote weights: "adds up to 1" within this
 # A pulled wrist takes its elbow half along (ELBOW_SHARE). Where the wrist's target lies
 # beyond REACH of the arm's length from its shoulder, the shoulder is carried the rest of the
 # way and the spine bends after it in LEAN_SHARES (collar, spine3, spine2, spine1; the pelvis
@@ -79,6 +82,20 @@ def _mirror(pair: Pair) -> Pair:
     if a in swap and b in swap:  # two free hands: the agents are the sides
         return _canonical_pair(swap[a], pa, swap[b], pb)
     return _canonical_pair(a, flip(pa), b, flip(pb))
+
+
+def _swap_roles(pair: Pair) -> Pair:
+    """The same contact with the two people's roles exchanged (B pats A instead of A pats B);
+    two free hands have no roles beyond their sides (that is the mirror image)."""
+    roles = {"A": "B", "B": "A"}
+    a, pa, b, pb = pair
+    return _canonical_pair(roles[a], pa, roles[b], pb) if a in roles and b in roles else pair
+
+
+def _variants(pair: Pair) -> tuple[Pair, ...]:
+    """The pair, its mirror image and both with the roles exchanged: the same contact as far
+    as a text that names neither hand nor who does it is concerned (sorted, no repeats)."""
+    return tuple(sorted({pair, _mirror(pair), _swap_roles(pair), _mirror(_swap_roles(pair))}))
 
 
 def _canonical_pair(agent_a: str, part_a: str, agent_b: str, part_b: str) -> Pair:
@@ -139,17 +156,17 @@ class ContactPlanner:
         # neighbouring labels (a "double high five" next to a "high five").
         weights = torch.exp((top.values - top.values.max()) / _VOTE_TEMPERATURE)
         shares = self.shares[rows][top.indices]
-        # A pair and its mirror image (the left-handed handshake) vote together: which hands
-        # meet is the motion's choice, and only parts that come close are pulled.
+        # A pair, its mirror image (the left-handed handshake) and both with the roles
+        # exchanged (B pats A) vote together: which hand and who is the motion's choice, and
+        # only the variant that comes nearest is pulled (``contacts``).
         index = {p: i for i, p in enumerate(self.pairs)}
         out = []
         for p, pair in enumerate(self.pairs):
             if not self._in_mode(pair, mode):
                 continue
-            mirror = index.get(_mirror(pair))
-            group = shares[:, p] if mirror in (None, p) else \
-                (shares[:, p] + shares[:, mirror]).clamp(max=1.0)
-            vote = float((group * weights).sum() / weights.sum())
+            group = [index[q] for q in _variants(pair) if q in index]
+            vote = float((shares[:, group].sum(dim=1).clamp(max=1.0) * weights).sum()
+                         / weights.sum())
             own = float((shares[:, p] * weights).sum() / weights.sum())
             if vote >= self.min_agreement and own >= self.min_agreement / 4:
                 out.append((pair, own))
@@ -170,11 +187,14 @@ class ContactPlanner:
             hand_a, hand_b = _is_hand(pa), _is_hand(pb)
             if not (hand_a or hand_b):
                 continue  # bodies and forearms are the network's business
-            # A pair and its mirror image planned together, not both on their own votes:
-            # one of the two, whichever the motion comes nearer to.
-            mirror = _mirror(pair)
-            group = "|".join(min(pair, mirror) + max(pair, mirror)) if mirror != pair and \
-                min(own, plan.get(mirror, self.min_agreement)) < self.min_agreement else ""
+            # Variants of one contact planned together, not all on their own votes, and never
+            # two in one clip (their shares add up to no more than all the clips): one of
+            # them, whichever the motion comes nearest to. A two-handed push whose pusher
+            # varies (each hand's share a half, four variants adding up to 2) pulls them all.
+            variants = [q for q in _variants(pair) if q in plan]
+            shares = [plan[q] for q in variants]
+            group = "|".join(sum(variants, ())) if len(variants) > 1 and \
+                min(shares) < self.min_agreement and sum(shares) <= 1.0 + _SHARE_SLACK else ""
             out.append(PlannedContact(
                 spec.agents.index(a), tuple(contact_part_joints(spec.skeleton, pa)),
                 spec.agents.index(b), tuple(contact_part_joints(spec.skeleton, pb)),

@@ -209,6 +209,34 @@ def test_a_pair_and_its_mirror_planned_on_a_split_vote_are_alternatives(planner,
     assert len(planned) == 2 and not any(c.alternatives for c in planned)
 
 
+def _contact_clip(text: str, *pairs: tuple[str, str, str, str]) -> Clip:
+    """Two standing agents whose clip declares ``pairs`` on frames 5..15."""
+    joints = np.zeros((20, 2, 62, 3), dtype=np.float32)
+    joints[:, 1, :, 0] += 0.5
+    return Clip(joints=joints, mode="duet", texts=(text,),
+                contacts=[ContactInterval(*pair, 5, 15) for pair in pairs])
+
+
+def test_who_does_it_is_an_alternative_too_but_hands_that_come_together_are_not(encoder):
+    pat = "one person pats the other on the shoulder"
+    push = "one person pushes the other away"
+    clips = [_contact_clip(pat, ("A", "right_palm", "B", "left_shoulder")),
+             _contact_clip(pat, ("A", "right_palm", "B", "left_shoulder")),
+             _contact_clip(pat, ("B", "right_palm", "A", "left_shoulder"))]
+    # Both hands at once, the pusher A in two clips and B in two: every variant has half the
+    # votes and they add up to two, so they come together and are all pulled.
+    for pusher, other in (("A", "B"), ("A", "B"), ("B", "A"), ("B", "A")):
+        clips.append(_contact_clip(push, (pusher, "left_palm", other, "right_shoulder"),
+                                   (pusher, "right_palm", other, "left_shoulder")))
+    planner = build_contact_planner(encoder, {"duet": clips})
+    pats = planner.contacts(encoder.encode(pat).sentence, "duet")
+    assert {c.name for c in pats} == {"A:right_palm ~ B:left_shoulder",
+                                      "A:left_shoulder ~ B:right_palm"}
+    assert pats[0].alternatives and pats[0].alternatives == pats[1].alternatives
+    pushes = planner.contacts(encoder.encode(push).sentence, "duet")
+    assert len(pushes) == 4 and not any(c.alternatives for c in pushes)
+
+
 def test_only_the_nearer_of_two_alternatives_is_pulled():
     model = _model()
     pos = torch.tensor(BODY22_HANDS_REST, dtype=torch.float32).repeat(1, 2, 8, 1, 1)
