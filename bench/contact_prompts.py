@@ -4,9 +4,9 @@ The generator issue's target: "shake hands" makes right hands meet and "clap" ma
 in at least 8 of 10 seeds. A seed counts when, on some frame, the two parts' nearest joints are
 within ``--touch-m`` (default 0.05 m: the contract's contact distance between joint centres,
 which sit inside the hand) — measured on the generated joints, never read from a label; where
-the text names no hand (a fist bump, a hug), either hand's contact counts. Run it
-with ``--contact-guidance 0`` too: the default pulls the contacts a text plans together
-(``generator/contact_plan.py``), and the network alone is the other half of the story.
+the text names no hand nor who does it (a fist bump, a hug, a pat), any of those contacts
+counts. Run it with ``--contact-guidance 0`` too: the default pulls the contacts a text plans
+together (``generator/contact_plan.py``), and the network alone is the other half of the story.
 
     dyad bench contact-prompts [--seeds 30] [--seconds 4] [--checkpoint FILE]
                                [--contact-guidance 0..1]
@@ -36,6 +36,9 @@ PROMPTS = (
     ("two people hug", "duet",
      tuple((a, f"{side}_hand", b, "torso") for a, b in (("A", "B"), ("B", "A"))
            for side in ("left", "right"))),
+    ("one person pats the other on the shoulder", "duet",
+     tuple((a, f"{hand}_palm", b, f"{shoulder}_shoulder") for a, b in (("A", "B"), ("B", "A"))
+           for hand in ("left", "right") for shoulder in ("left", "right"))),
 )
 
 

@@ -99,8 +99,9 @@ class SamplingOptions:
             with duet top-3 0.21 -> 0.22, FID 0.32 -> 0.31, contact ratio 0.06 -> 0.12 and
             penetration frequency 0.22 -> 0.26 (ground truth 0.51). A high five's raised hands
             stop 0.35 m apart; by 0.9 m, with the lean of ``contact_plan.py``, they meet (0 ->
-            26/30 seeds), with duet contact ratio 0.12 -> 0.19, top-3 0.215 -> 0.203, FID
-            0.313 -> 0.325 and penetration frequency 0.26 -> 0.32.
+            26/30 seeds); with the contact's variants voting together too, duet contact ratio
+            0.12 -> 0.23, top-3 0.215 -> 0.198, FID 0.313 -> 0.333 and penetration frequency
+            0.26 -> 0.35.
         contact_guidance_modes: the modes the pull applies to unless a caller sets
             ``contact_guidance`` explicitly. Duet only: there it completes handshakes (3/10 ->
             8/10 seeds) at no cost in R-precision or FID; in bimanual the network alone claps
