@@ -4,23 +4,23 @@
 captions: each prototype is a caption's sentence vector, tagged with the share of its training
 clips that carry each contact pair (``A:right_palm ~ B:right_palm``, ``left:palm ~
 right:palm``...). A text's ``k`` nearest prototypes of its mode vote (the nearest weigh most;
-a pair and its mirror image vote together); pairs with at least ``min_agreement`` of the vote
-are planned, provided the neighbours are
-similar enough to trust (``min_similarity``). Nothing is hand-written: the pairs and the
+a pair votes with its variants, see **Alternatives**); pairs with at least ``min_agreement`` of
+the vote are planned, provided the neighbours are similar enough to trust
+(``min_similarity``). Nothing is hand-written: the pairs and the
 touching distance of each (median distance between the parts' nearest joints inside the
 training contact intervals) come from the training data, and the held-out test paraphrases
 measure how well it generalises. It is stored in the checkpoint (``contact_planner``).
 
 **Guidance.** While a chunk is sampled, after each flow step the network's clean estimate is
 corrected where a planned pair has come within ``contact_far_m`` of touching (nearest joints):
-each hand's wrist (the hand's other joints are stored relative to it, so the hand moves
-rigidly) and, for a body, half as much its elbow, move along the line between the parts'
-centroids, by a share of the nearest joints' remaining gap that grows from 0 at
-``contact_far_m`` to 1 at ``contact_near_m``, so the parts come to touching and never deeper.
-Where that puts the wrist beyond ``REACH`` of the arm's length from its shoulder, the shoulder
-is carried the rest of the way and the spine bends after it, with the head and the other arm:
-a lean, as people lean into a high five, up to ``MAX_LEAN_DEG`` from upright (further, a hug
-between bodies standing 1.2 m apart arched both spines 40-50 degrees). The network's next step then fits the body around the
+each hand's wrist (the hand's other joints are stored relative to it, so the hand moves rigidly)
+and, for a body, half as much its elbow, move along the line between the parts' centroids, by a
+share of the nearest joints' remaining gap that grows from 0 at ``contact_far_m`` to 1 at
+``contact_near_m``, so the parts come to touching and never deeper. Where that puts the wrist
+beyond ``REACH`` of the arm's length from its shoulder, the shoulder is carried the rest of the
+way and the spine bends after it, with the head and the other arm: a lean, as people lean into a
+high five, up to ``MAX_LEAN_DEG`` from upright (further, a hug between bodies standing 1.2 m
+apart arched both spines 40-50 degrees). The network's next step then fits the body around the
 corrected hand. This completes contacts the motion already approaches; it does not invent an
 approach (InterControl's joint-distance guidance, in a gradient-free form that costs no extra
 network call).
