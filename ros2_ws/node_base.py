@@ -159,12 +159,18 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise  # a real failure while running
+        # SIGINT shut the context down while a callback ran (a timer publishing on it, which
+        # then raises "context is invalid": ros2/rclcpp#812): the stop that was asked for.
+        print(f"{sys.argv[0]}: a callback raced the shutdown:\n{traceback.format_exc()}",
+              file=sys.stderr)
     finally:
         if node is not None:
             close = getattr(node, "close", None)
             if close is not None:
                 close()
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()  # unless the SIGINT handler already did
     return 0

@@ -484,3 +484,43 @@ if __name__ == "__main__":
     parser.add_argument("--log-dir", required=True)
     a = parser.parse_args()
     scenario(a.scenario, a.checkpoint, a.bag, a.log_dir)
+
+
+RACING_NODE = """
+import sys
+import rclpy
+from rclpy.node import Node
+from dyad.ros2.node_base import run_node
+
+class Racing(Node):
+    def __init__(self):
+        super().__init__("dyad_racing")
+        self.create_timer(0.01, self.tick)
+
+    def tick(self):
+        if sys.argv[1] == "shutdown":
+            rclpy.shutdown()  # what SIGINT's handler does, while this callback still runs
+        raise RuntimeError("Failed to publish: publisher's context is invalid")
+
+sys.exit(run_node(Racing, []))
+"""
+
+
+@pytest.mark.parametrize("case,code", [("shutdown", 0), ("running", 1)])
+def test_a_callback_that_races_the_shutdown_is_a_clean_stop_but_a_failure_is_not(
+        tmp_path, case, code):
+    """A timer that raises because SIGINT shut the context down under it ends the node with
+    exit 0 (it was asked to stop); the same error while the context is up is a failure."""
+    pytest.importorskip("rclpy")
+    script = tmp_path / "racing.py"
+    script.write_text(RACING_NODE)
+    env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    inner = f"ip link set lo up && exec {sys.executable} {script} {case}"
+    for prefix in _namespace_prefixes():
+        proc = subprocess.run(prefix + ["sh", "-c", inner], env=env, capture_output=True,
+                              text=True, timeout=60)
+        if "publisher's context is invalid" in proc.stderr:
+            assert proc.returncode == code, proc.stderr[-2000:]
+            assert ("raced the shutdown" in proc.stderr) == (code == 0)
+            return
+    pytest.skip("cannot run a node in a private network namespace")
