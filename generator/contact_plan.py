@@ -331,11 +331,14 @@ def _move_hand(spec, pos: torch.Tensor, wrist: int, move: torch.Tensor) -> torch
     return arm[None, :, None] * (move - lean)[:, None, :] + body[None, :, None] * lean[:, None, :]
 
 
-def _gap(pos: torch.Tensor, pc: PlannedContact) -> torch.Tensor:
-    """(C, 1) nearest-joint distance of a contact's parts beyond touching, per frame of one
-    batch row's positions (2, C, J, 3)."""
-    pa, pb = pos[pc.agent_a][:, list(pc.joints_a)], pos[pc.agent_b][:, list(pc.joints_b)]
-    return (torch.cdist(pa, pb).flatten(1).min(dim=1).values[:, None] - pc.touch_m).clamp_min(0.0)
+def _parts(pos: torch.Tensor, pc: PlannedContact) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two sides' joints (C, n, 3) of a contact in one batch row's positions (2, C, J, 3)."""
+    return pos[pc.agent_a][:, list(pc.joints_a)], pos[pc.agent_b][:, list(pc.joints_b)]
+
+
+def _gap(pa: torch.Tensor, pb: torch.Tensor, touch_m: float) -> torch.Tensor:
+    """(C, 1) nearest-joint distance of two parts beyond touching, per frame."""
+    return (torch.cdist(pa, pb).flatten(1).min(dim=1).values[:, None] - touch_m).clamp_min(0.0)
 
 
 def _pulled(pos: torch.Tensor, planned: list[PlannedContact]) -> list[PlannedContact]:
@@ -343,7 +346,7 @@ def _pulled(pos: torch.Tensor, planned: list[PlannedContact]) -> list[PlannedCon
     nearest: dict[str, tuple[float, PlannedContact]] = {}
     for pc in planned:
         if pc.alternatives:
-            gap = float(_gap(pos, pc).min())
+            gap = float(_gap(*_parts(pos, pc), pc.touch_m).min())
             if pc.alternatives not in nearest or gap < nearest[pc.alternatives][0]:
                 nearest[pc.alternatives] = (gap, pc)
     keep = {id(pc) for _, pc in nearest.values()}
@@ -368,13 +371,12 @@ def pull_contacts(model, mode: str, values: torch.Tensor,
     shift = torch.zeros_like(pos)
     for b, planned in enumerate(contacts):
         for pc in _pulled(pos[b], planned):
-            pa = pos[b, pc.agent_a][:, list(pc.joints_a)]
-            pb = pos[b, pc.agent_b][:, list(pc.joints_b)]
+            pa, pb = _parts(pos[b], pc)
             # Direction: centroid to centroid (steady); distance: the nearest joints' gap
             # beyond touching, so a pull never takes the parts deeper than touching.
             d = pb.mean(dim=1) - pa.mean(dim=1)
             direction = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-            gap = _gap(pos[b], pc)
+            gap = _gap(pa, pb, pc.touch_m)
             u = ((far_m - gap) / max(far_m - near_m, 1e-6)).clamp(0.0, 1.0)
             move = strength * u * u * (3.0 - 2.0 * u) * gap * direction  # (C, 3)
             sides = [(agent, joints, sign) for agent, joints, sign, free in (
