@@ -268,20 +268,17 @@ def test_packaged_model_claps_and_the_record_lists_the_measured_contact():
     assert motion.meta["generator"]["contacts"] == "measured on the generated joints"
 
 
-@pytest.mark.parametrize("text,pairs", [
-    ("two people give each other a high five", [("A", "right_palm", "B", "right_palm"),
-                                                ("A", "left_palm", "B", "left_palm")]),
-    ("one person pats the other on the shoulder",
-     [(a, f"{hand}_palm", b, f"{shoulder}_shoulder") for a, b in (("A", "B"), ("B", "A"))
-      for hand in ("left", "right") for shoulder in ("left", "right")]),
-])
-def test_packaged_model_completes_a_named_duet_contact(text, pairs):
+@pytest.mark.parametrize("text", ["two people give each other a high five",
+                                  "one person pats the other on the shoulder"])
+def test_packaged_model_completes_a_named_duet_contact(text):
     """The contact pull brings the hands of a high five together (the bodies lean in where the
     arms are short) and a pat's palm onto a shoulder (whoever pats): 3 seeds of 3, where the
     arm-only pull by 0.5 m met in none of them."""
+    from dyad.bench.contact_prompts import PROMPTS
     from dyad.generator.streaming import default_generator
     from dyad.motion import ContactInterval
 
+    pairs = {prompt: pairs for prompt, _, pairs in PROMPTS}[text]  # what the benchmark counts
     gen = default_generator(None, "cpu")
     assert gen.sampling.contact_far_m == pytest.approx(0.9)
     for seed in range(3):  # 4 s, as `dyad bench contact-prompts`
